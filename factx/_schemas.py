@@ -1,0 +1,220 @@
+"""Pydantic models: the facts, the per-article container, and cross-check findings.
+
+Every fact carries the raw text it was read from, the normalised value, a verbatim
+``evidence`` span with ``char_start``/``char_end`` into the article, an alignment status,
+and ``flags`` naming every check it failed. This module imports nothing of factx.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1"
+
+Alignment = Literal["exact", "normalized", "fuzzy", "none"]
+MeetingKind = Literal["in_person", "phone", "video"]
+MeetingStatus = Literal["held", "planned"]
+TreatyStatus = Literal["signed", "planned", "proposed", "in_force", "suspended", "rejected"]
+FactType = Literal["meeting", "statement", "treaty", "trade_figure"]
+
+# Flags a fact can carry. A flagged fact is kept in the store and the raw output, and left
+# out of the validated view (``ArticleFacts.validated()``).
+Flag = Literal[
+    "ungrounded",  # evidence not found in the article (alignment "none")
+    "value_not_in_evidence",  # normalised number or currency not re-derivable from evidence
+    "date_not_in_evidence",  # date given but no date expression in evidence resolves to it
+    "weekday_mismatch",  # "Dienstag, 22. Februar 2023": the weekday does not fit the date
+    "speaker_not_in_text",  # the named speaker does not occur in the article
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fact(_Model):
+    """What every fact has: its evidence and where that evidence sits in the article."""
+
+    evidence: str = Field(description="Verbatim span of the article that states the fact.")
+    char_start: int | None = Field(
+        default=None, ge=0, description="Offset of the evidence in the article text."
+    )
+    char_end: int | None = Field(default=None, ge=0, description="End offset (exclusive).")
+    alignment: Alignment = Field(
+        default="none", description="How the evidence was found in the text."
+    )
+    flags: tuple[Flag, ...] = Field(default=(), description="Checks this fact failed.")
+
+    @property
+    def verified(self) -> bool:
+        return self.alignment != "none" and not self.flags
+
+
+class Meeting(Fact):
+    type: Literal["meeting"] = "meeting"
+    participants: tuple[str, ...] = Field(description="People who met, as spelled in the text.")
+    location: str | None = Field(default=None, description="City or place, German spelling.")
+    date: str | None = Field(
+        default=None, description="ISO date YYYY-MM-DD, YYYY-MM, YYYY or START..END."
+    )
+    date_text: str | None = Field(default=None, description="The date as written.")
+    kind: MeetingKind | None = None
+    status: MeetingStatus = "held"
+
+
+class Statement(Fact):
+    """Quoted speech of at least four words attributed to a named speaker.
+
+    ``evidence`` is the quote itself (without quotation marks), so the offsets locate it.
+    """
+
+    type: Literal["statement"] = "statement"
+    speaker: str
+    quote: str
+    date: str | None = None
+    date_text: str | None = None
+
+
+class Treaty(Fact):
+    type: Literal["treaty"] = "treaty"
+    name: str
+    parties: tuple[str, ...] = ()
+    status: TreatyStatus = "signed"
+    date: str | None = None
+    date_text: str | None = None
+
+
+class TradeFigure(Fact):
+    type: Literal["trade_figure"] = "trade_figure"
+    value: float = Field(description="Value in base units: 218,2 Milliarden -> 218200000000.")
+    value_text: str = Field(description="The amount as written, e.g. '218,2 Milliarden US-Dollar'.")
+    currency: str | None = Field(default=None, description="ISO 4217 code; None for percent.")
+    unit: Literal["currency", "percent"] = "currency"
+    qualifier: str | None = Field(default=None, description="'rund', 'mehr als', … if any.")
+    period: str | None = Field(default=None, description="YYYY, YYYY-MM or START..END.")
+    period_text: str | None = None
+    metric: str = "bilateral trade volume"
+    parties: tuple[str, ...] = ()
+
+
+AnyFact = Annotated[Meeting | Statement | Treaty | TradeFigure, Field(discriminator="type")]
+
+
+class Source(_Model):
+    path: str | None = None
+    published: str | None = Field(default=None, description="Publication date, ISO.")
+    outlet: str | None = None
+    url: str | None = None
+    encoding: str | None = Field(default=None, description="Encoding the file was decoded from.")
+
+
+class Usage(_Model):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+
+
+class ArticleError(_Model):
+    stage: Literal["read", "extract", "ground", "store"]
+    error: str = Field(description="Exception class name, e.g. 'EmptyArticleError'.")
+    message: str
+
+
+class ArticleFacts(_Model):
+    """One article's result: the unit that is stored, cached and emitted as one JSON line."""
+
+    article_id: str
+    text_sha256: str
+    text: str = Field(description="The decoded article text that the offsets point into.")
+    source: Source = Source()
+    model: str = ""
+    strategy: str = ""
+    prompt_version: str = ""
+    schema_version: str = SCHEMA_VERSION
+    status: Literal["ok", "partial", "failed"] = "ok"
+    meetings: tuple[Meeting, ...] = ()
+    statements: tuple[Statement, ...] = ()
+    treaties: tuple[Treaty, ...] = ()
+    trade_figures: tuple[TradeFigure, ...] = ()
+    usage: Usage = Usage()
+    errors: tuple[ArticleError, ...] = ()
+
+    def facts(self) -> tuple[Meeting | Statement | Treaty | TradeFigure, ...]:
+        return (*self.meetings, *self.statements, *self.treaties, *self.trade_figures)
+
+    def validated(self) -> ArticleFacts:
+        """The same article with every flagged or ungrounded fact left out."""
+        return self.model_copy(
+            update={
+                "meetings": tuple(f for f in self.meetings if f.verified),
+                "statements": tuple(f for f in self.statements if f.verified),
+                "treaties": tuple(f for f in self.treaties if f.verified),
+                "trade_figures": tuple(f for f in self.trade_figures if f.verified),
+            }
+        )
+
+
+# Cross-check findings ---------------------------------------------------------------
+
+Severity = Literal["info", "warning", "error"]
+FindingKind = Literal[
+    "same_event",  # facts in several articles describe one event (corroboration)
+    "date_conflict",
+    "number_agrees",
+    "number_conflict",
+    "partial_period_consistent",
+    "partial_period_exceeds",
+    "currency_consistent",
+    "currency_implausible",
+    "weekday_mismatch",
+    "speaker_conflict",
+    "treaty_status_conflict",
+]
+
+
+class FactRef(_Model):
+    article_id: str
+    type: FactType
+    index: int = Field(ge=0, description="Index in the article's list of that type.")
+    evidence: str = ""
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+class Finding(_Model):
+    kind: FindingKind
+    severity: Severity
+    facts: tuple[FactRef, ...]
+    message: str = Field(description="One line a person can read.")
+    rule: str = Field(default="", description="Which rule or alias produced this.")
+
+
+class ConsolidatedFact(_Model):
+    type: FactType
+    summary: str
+    facts: tuple[FactRef, ...]
+    articles: tuple[str, ...]
+    corroboration: int = Field(description="Independent articles that support it.")
+
+
+class CrossCheckReport(_Model):
+    findings: tuple[Finding, ...] = ()
+    consolidated: tuple[ConsolidatedFact, ...] = ()
+    articles: tuple[str, ...] = ()
+
+    def by_severity(self, severity: Severity) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == severity)
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "meeting": Meeting,
+    "statement": Statement,
+    "treaty": Treaty,
+    "trade_figure": TradeFigure,
+    "article_facts": ArticleFacts,
+    "finding": Finding,
+    "cross_check_report": CrossCheckReport,
+}
