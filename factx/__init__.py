@@ -1,1 +1,88 @@
-"""factx."""
+"""factx: German news articles in, grounded and cross-checked facts out.
+
+    >>> import factx
+    >>> result = factx.extract(text, published="2024-05-16")      # doctest: +SKIP
+    >>> report = factx.cross_check([result, ...])                  # doctest: +SKIP
+
+Everything public is listed in ``__all__``; the ``_modules`` behind it are private.
+"""
+
+from ._batch import Item, Pipeline, extract, extract_many
+from ._crosscheck import cross_check
+from ._errors import (
+    BadModelOutputError,
+    BinaryInputError,
+    BudgetExceededError,
+    ConfigError,
+    EmptyArticleError,
+    FactxError,
+    InputError,
+    MetadataError,
+    MissingInputError,
+    ModelError,
+    ServerStartError,
+    StoreError,
+    TransportError,
+)
+from ._eval import score
+from ._gold import gold_to_results, load_gold
+from ._ground import Grounding, ground
+from ._normalize import normalize_amount, resolve_date
+from ._schemas import (
+    ArticleError,
+    ArticleFacts,
+    ConsolidatedFact,
+    CrossCheckReport,
+    Document,
+    FactRef,
+    Finding,
+    Meeting,
+    Source,
+    Statement,
+    TradeFigure,
+    Treaty,
+    Usage,
+)
+from ._settings import Settings
+
+__all__ = [
+    "ArticleError",
+    "ArticleFacts",
+    "BadModelOutputError",
+    "BinaryInputError",
+    "BudgetExceededError",
+    "ConfigError",
+    "ConsolidatedFact",
+    "CrossCheckReport",
+    "Document",
+    "EmptyArticleError",
+    "FactRef",
+    "FactxError",
+    "Finding",
+    "Grounding",
+    "InputError",
+    "Item",
+    "Meeting",
+    "MetadataError",
+    "MissingInputError",
+    "ModelError",
+    "Pipeline",
+    "ServerStartError",
+    "Settings",
+    "Source",
+    "Statement",
+    "StoreError",
+    "TradeFigure",
+    "TransportError",
+    "Treaty",
+    "Usage",
+    "cross_check",
+    "extract",
+    "extract_many",
+    "ground",
+    "gold_to_results",
+    "load_gold",
+    "normalize_amount",
+    "resolve_date",
+    "score",
+]

@@ -5,7 +5,18 @@ This is the only module that reads environment variables (through click's ``envv
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from ._batch import BatchStats
+    from ._schemas import ArticleFacts
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -17,21 +28,394 @@ def cli() -> None:
 
 
 @cli.command()
-def extract() -> None:
-    """(being built: issue 2)"""
-    raise click.UsageError("not yet")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON lines here instead of standard output.",
+)
+@click.option(
+    "-m",
+    "--model",
+    envvar="FACTX_MODEL",
+    show_envvar=True,
+    help="Model name at the endpoint. Default: the embedded Qwen2.5-Coder-1.5B.",
+)
+@click.option(
+    "--base-url",
+    envvar="OPENAI_BASE_URL",
+    show_envvar=True,
+    help="OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp). "
+    "Unset: start the embedded llama.cpp server.",
+)
+@click.option(
+    "--api-key",
+    envvar="OPENAI_API_KEY",
+    show_envvar=True,
+    show_default=False,
+    help="API key for --base-url. Never stored or printed.",
+)
+@click.option(
+    "--gguf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve this local GGUF file with the embedded server instead.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "questions", "whole"]),
+    default="auto",
+    show_default=True,
+    help="questions: narrow questions (small models); "
+    "whole: one schema call per chunk (strong models); auto picks by endpoint.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "json_schema", "tools", "json"]),
+    default="auto",
+    show_default=True,
+    help="instructor mode.",
+)
+@click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Articles in flight at once.",
+)
+@click.option(
+    "--published",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Publication date for inputs without a .meta.json (YYYY-MM-DD).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    envvar="FACTX_STORE",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite store and cache. Default: ~/.cache/factx/factx.sqlite3",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per LLM request.",
+)
+@click.option(
+    "--token-budget",
+    type=click.IntRange(min=1),
+    default=60_000,
+    show_default=True,
+    help="Prompt + completion tokens per article, retries included.",
+)
+@click.option(
+    "--include-flagged",
+    is_flag=True,
+    help="Also emit facts that failed grounding or value checks (flagged).",
+)
+@click.option("--stats", is_flag=True, help="Print a summary line of calls and tokens to stderr.")
+@click.option(
+    "--server-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the embedded server's log to this file.",
+)
+def extract(
+    paths: tuple[Path, ...],
+    output: Path | None,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    gguf: Path | None,
+    strategy: str,
+    mode: str,
+    concurrency: int,
+    published: datetime | None,
+    store_path: Path | None,
+    timeout: float,
+    token_budget: int,
+    include_flagged: bool,
+    stats: bool,
+    server_log: Path | None,
+) -> None:
+    """Extract meetings, statements, treaties and trade figures from articles.
+
+    PATHS are .txt files or folders of them; each file may have a NAME.meta.json
+    sidecar with its publication date. One JSON line per article goes to standard
+    output (or -o); progress and errors go to standard error. Results are cached in the
+    store: a rerun on unchanged input makes no LLM call, and a killed run resumes.
+
+    Exit status: 0 all articles extracted, 1 some failed, 2 usage error.
+
+    \b
+    Examples:
+      factx extract examples/ -o facts.jsonl          # embedded local model
+      factx extract article.txt --published 2024-05-16
+      OPENAI_API_KEY=... factx extract seeds/ --base-url https://api.openai.com/v1 -m gpt-4o-mini
+      factx extract seeds/ --base-url http://127.0.0.1:11434/v1 -m qwen2.5:7b   # Ollama
+    """
+    import logging
+
+    from ._batch import Item, Pipeline
+    from ._errors import FactxError
+    from ._read import discover
+    from ._settings import DEFAULT_LOCAL_MODEL, Settings
+
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    try:
+        settings = Settings(
+            model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
+            base_url=base_url or None,
+            api_key=api_key or None,
+            gguf=gguf,
+            strategy=strategy,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            store_path=store_path,
+            timeout=timeout,
+            token_budget=token_budget,
+        )
+    except FactxError as e:
+        raise click.UsageError(str(e)) from None
+    files = discover(list(paths))
+    if not files:
+        raise click.UsageError("no .txt files found in the given paths")
+    pub = published.date() if published else None
+    items = [Item(path=f, published=pub) for f in files]
+    # Fail on an unwritable output before any token is spent.
+    out = _Output(output)
+    try:
+        with Pipeline(settings, server_log=server_log) as pipe, _Progress(len(items)) as progress:
+            try:
+                for result in pipe.run(items, on_result=progress.update, on_call=progress.call):
+                    out.write(result if include_flagged else result.validated())
+            except KeyboardInterrupt:
+                click.echo("interrupted: finished writes are kept; rerun to resume", err=True)
+                raise SystemExit(130) from None
+            summary = pipe.stats
+            run_calls = pipe.store.run_stats(pipe.run_id)
+    except FactxError as e:
+        out.abort()
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        out.close()
+    for label, error, message in summary.failures:
+        click.echo(f"failed: {label}: {error}: {message}", err=True)
+    click.echo(
+        f"{summary.extracted} extracted, {summary.cached} cached, {summary.failed} failed",
+        err=True,
+    )
+    if stats:
+        click.echo(
+            f"stats: llm_calls={run_calls['calls']} prompt_tokens={run_calls['prompt_tokens']} "
+            f"completion_tokens={run_calls['completion_tokens']}",
+            err=True,
+        )
+    if summary.failed:
+        raise SystemExit(1)
+
+
+class _Output:
+    """JSON lines to stdout, or to a file written through a temp file and renamed."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        if path is None:
+            self._fh: IO[str] = sys.stdout
+            return
+        if path.exists() and path.is_dir():
+            raise click.BadParameter(f"{path} is a folder", param_hint="'-o'")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as e:
+            raise click.BadParameter(
+                f"cannot write {path}: {e.strerror}", param_hint="'-o'"
+            ) from None
+        self._tmp = Path(tmp)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, result: ArticleFacts) -> None:
+        self._fh.write(result.model_dump_json() + "\n")
+        self._fh.flush()
+
+    def abort(self) -> None:
+        if self._tmp is not None:
+            self._fh.close()
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+    def close(self) -> None:
+        if self._tmp is not None and self.path is not None:
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+
+
+class _Progress:
+    """Done / failed / tokens on stderr: a live bar on a terminal, nothing otherwise."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, TextColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            *Progress.get_default_columns(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            disable=not self.console.is_terminal,
+        )
+        self.task = self.progress.add_task("extract", total=total, info="")
+        self.calls = 0
+
+    def __enter__(self) -> _Progress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def call(self) -> None:
+        self.calls += 1
+        self.progress.update(self.task, info=f"calls {self.calls}")
+
+    def update(self, result: ArticleFacts, outcome: str, stats: BatchStats) -> None:
+        info = (
+            f"done {stats.done} failed {stats.failed} "
+            f"tokens {stats.prompt_tokens + stats.completion_tokens}"
+        )
+        self.progress.update(self.task, advance=1, info=info)
+        if not self.console.is_terminal:
+            self.console.print(f"{outcome}: {result.article_id}", highlight=False)
 
 
 @cli.command()
-def check() -> None:
-    """(being built: issue 4)"""
-    raise click.UsageError("not yet")
+@click.argument("facts", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write a self-contained HTML review page here.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    help="Exit 1 when a finding of this severity or worse exists.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Relative difference under which two amounts agree.",
+)
+def check(
+    facts: str, as_json: bool, html_path: str | None, fail_on: str | None, tolerance: float
+) -> None:
+    """Cross-check facts across articles: same events, conflicts, corroboration.
+
+    FACTS is a JSONL file with one ArticleFacts record per line, as written by
+    `factx extract` ("-" reads standard input). Findings go to standard output,
+    progress to standard error. Exit status: 0, or 1 when --fail-on finds a finding
+    at or above that severity, 2 on a usage error.
+
+    \b
+    Examples:
+      factx check out/facts.jsonl
+      factx check out/facts.jsonl --html review.html --fail-on error
+      factx check out/facts.jsonl --json > crosscheck.json
+    """
+    from pathlib import Path
+
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from ._crosscheck import cross_check
+    from ._report import render_html, render_terminal
+    from ._schemas import ArticleFacts
+
+    results: list[ArticleFacts] = []
+    with click.open_file(facts, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                results.append(ArticleFacts.model_validate_json(line))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "record"
+                raise click.BadParameter(
+                    f"line {lineno}: not an ArticleFacts record ({where}: {first['msg']})",
+                    param_hint="'FACTS'",
+                ) from exc
+    n_facts = sum(len(r.facts()) for r in results)
+    click.echo(f"checking {n_facts} facts from {len(results)} articles", err=True)
+    report = cross_check(results, tolerance=tolerance)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        render_terminal(report, Console(file=sys.stdout, highlight=False))
+    if html_path:
+        Path(html_path).write_text(render_html(results, report), encoding="utf-8")
+        click.echo(f"wrote {html_path}", err=True)
+    if fail_on:
+        ranks = {"info": 0, "warning": 1, "error": 2}
+        worst = [f for f in report.findings if ranks[f.severity] >= ranks[fail_on]]
+        if worst:
+            click.echo(f"{len(worst)} findings at or above {fail_on}", err=True)
+            raise SystemExit(1)
 
 
 @cli.command(name="eval")
-def eval_() -> None:
-    """(being built: issue 5)"""
-    raise click.UsageError("not yet")
+@click.option(
+    "--gold",
+    "gold_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Gold set in the format of ../shared/eval/README.md.",
+)
+@click.argument("facts", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Add the per-article breakdown.")
+def eval_(gold_path: str, facts: str, as_json: bool, verbose: bool) -> None:
+    """Score extracted facts against a gold set.
+
+    FACTS is a JSONL file with one ArticleFacts record per line, as written by
+    `factx extract`. Every fact in it is scored, flagged or not: to score only verified
+    facts, pass output that holds the validated view.
+
+    \b
+    Example:
+      factx eval --gold ../shared/eval/seeds.gold.json out/facts.jsonl
+      factx eval --gold gold.json facts.jsonl --json > report.json
+    """
+    from rich.console import Console
+
+    from ._errors import InputError
+    from ._eval import load_gold_set, load_results, report_renderables, score
+
+    try:
+        gold = load_gold_set(gold_path)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--gold'") from exc
+    try:
+        results = load_results(facts)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'FACTS'") from exc
+
+    report = score(results, gold)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        Console(highlight=False).print(report_renderables(report, verbose=verbose))
 
 
 def main() -> None:

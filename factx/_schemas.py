@@ -7,6 +7,7 @@ and ``flags`` naming every check it failed. This module imports nothing of factx
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -200,10 +201,20 @@ class ConsolidatedFact(_Model):
     corroboration: int = Field(description="Independent articles that support it.")
 
 
+class EntityMerge(_Model):
+    """One spelling the cross-checker merged into a canonical entity, and why."""
+
+    kind: Literal["person", "place", "party"]
+    text: str = Field(description="The spelling as found in a fact: 'Patrushev'.")
+    canonical: str = Field(description="The entity it was merged into: 'Nikolai Patruschew'.")
+    rule: str = Field(description="The alias, transliteration or fuzzy rule that matched.")
+
+
 class CrossCheckReport(_Model):
     findings: tuple[Finding, ...] = ()
     consolidated: tuple[ConsolidatedFact, ...] = ()
     articles: tuple[str, ...] = ()
+    entities: tuple[EntityMerge, ...] = ()
 
     def by_severity(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == severity)
@@ -218,3 +229,17 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "finding": Finding,
     "cross_check_report": CrossCheckReport,
 }
+
+
+class Document(_Model):
+    """One decoded article, ready for extraction."""
+
+    id: str
+    text: str
+    sha256: str
+    source: Source = Source()
+    warnings: tuple[ArticleError, ...] = ()
+
+    @property
+    def published(self) -> date | None:
+        return date.fromisoformat(self.source.published) if self.source.published else None

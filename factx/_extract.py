@@ -1,0 +1,728 @@
+"""Extraction strategies: from a ``Document`` to a grounded, normalised ``ArticleFacts``.
+
+- ``questions`` (small local models): deterministic candidates, then one narrow,
+  enum-constrained question per candidate over a short excerpt. The static system prompt
+  comes first so the server's prefix cache reuses it across every call.
+- ``whole`` (strong models): one schema-constrained call per chunk of the article.
+
+Both end in ``finalize``: every fact is grounded against the text and every number and date
+is re-derived from its evidence; what fails is flagged, never silently passed on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ._candidates import (
+    Candidates,
+    Span,
+    context_around,
+    countries_in,
+    expand_name,
+    find_candidates,
+    places_in,
+    sentence_at,
+)
+from ._client import LLM
+from ._errors import BadModelOutputError, BudgetExceededError, FactxError, TransportError
+from ._ground import Grounder
+from ._normalize import (
+    amount_in_evidence,
+    check_weekday,
+    date_in_evidence,
+    find_dates,
+    normalize_amount,
+    resolve_date,
+)
+from ._schemas import (
+    SCHEMA_VERSION,
+    ArticleError,
+    ArticleFacts,
+    Document,
+    Flag,
+    Meeting,
+    Statement,
+    TradeFigure,
+    Treaty,
+    Usage,
+)
+from ._settings import Settings
+
+# ------------------------------------------------------------------------------ prompts
+
+_PROMPT_NAMES = ("system", "speaker", "trade", "meeting", "treaty", "whole")
+
+
+def _prompt_dir() -> Path:
+    packaged = resources.files("factx") / "prompts"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    # Editable install / source checkout: the top-level prompts/ folder.
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompts:
+    texts: dict[str, str]
+    versions: dict[str, str]
+
+    def version_for(self, strategy: str) -> str:
+        names = ("system", "whole") if strategy == "whole" else _PROMPT_NAMES[:5]
+        return strategy + ":" + ",".join(f"{n}@{self.versions[n]}" for n in names)
+
+    def render(self, name: str, **values: str) -> str:
+        text = self.texts[name].split("\n~~~\n", 1)[-1]
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def system(self, name: str) -> str:
+        """The static part of a question: it goes first, so the server caches it."""
+        head, sep, _ = self.texts[name].partition("\n~~~\n")
+        return self.texts["system"] + ("\n\n" + head if sep else "")
+
+
+def load_prompts(folder: Path | None = None) -> Prompts:
+    folder = folder or _prompt_dir()
+    texts: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for name in _PROMPT_NAMES:
+        raw = (folder / f"{name}.txt").read_text(encoding="utf-8")
+        head, sep, body = raw.partition("\n---\n")
+        m = re.match(r"version:\s*(\S+)", head)
+        if not sep or not m:
+            raise FactxError(f"prompt {name}.txt lacks its 'version: N' header and '---' line")
+        versions[name] = m.group(1)
+        texts[name] = body.strip()
+    return Prompts(texts, versions)
+
+
+# -------------------------------------------------------------------------- LLM answers
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _choice(values: list[str]) -> Any:
+    """A Literal over ``values``: llama.cpp turns it into a grammar the model cannot leave."""
+    return Literal[tuple(dict.fromkeys(values))]
+
+
+def _speaker_model(people: list[str]) -> type[_Answer]:
+    fields: dict[str, Any] = {"speaker": (_choice([*people, "unknown"]), ...)}
+    return create_model("SpeakerAnswer", __base__=_Answer, **fields)
+
+
+class TradeAnswer(_Answer):
+    is_trade_figure: bool
+    metric: Literal["bilateral trade volume", "exports", "imports", "other"]
+
+
+def _meeting_model(people: list[str], places: list[str]) -> type[_Answer]:
+    person: Any = _choice(people) if people else str
+    fields: dict[str, Any] = {
+        "is_meeting": (bool, ...),
+        "participants": (list[person], Field(default_factory=list, max_length=4)),
+        "location": (_choice([*places, "none"]), "none"),
+        "kind": (Literal["in_person", "phone", "video"], "in_person"),
+        "status": (Literal["held", "planned"], "held"),
+    }
+    return create_model("MeetingAnswer", __base__=_Answer, **fields)
+
+
+def _treaty_model(countries: list[str]) -> type[_Answer]:
+    country: Any = _choice(countries)
+    fields: dict[str, Any] = {
+        "is_agreement": (bool, ...),
+        "name": (str, Field(default="", max_length=120)),
+        "parties": (list[country], Field(default_factory=list, max_length=4)),
+        "status": (
+            Literal["signed", "planned", "proposed", "in_force", "suspended", "rejected"],
+            "signed",
+        ),
+    }
+    return create_model("TreatyAnswer", __base__=_Answer, **fields)
+
+
+# Drafts for the whole-article strategy: what the model fills; offsets come from grounding.
+class DraftMeeting(_Answer):
+    participants: list[str]
+    location: str | None = None
+    date_text: str | None = None
+    kind: Literal["in_person", "phone", "video"] = "in_person"
+    status: Literal["held", "planned"] = "held"
+    evidence: str
+
+
+class DraftStatement(_Answer):
+    speaker: str
+    quote: str
+    date_text: str | None = None
+
+
+class DraftTreaty(_Answer):
+    name: str
+    parties: list[str] = Field(default_factory=list)
+    status: Literal["signed", "planned", "proposed", "in_force", "suspended", "rejected"] = "signed"
+    date_text: str | None = None
+    evidence: str
+
+
+class DraftTradeFigure(_Answer):
+    value_text: str
+    period_text: str | None = None
+    metric: str = "bilateral trade volume"
+    parties: list[str] = Field(default_factory=list)
+    evidence: str
+
+
+class DraftArticle(_Answer):
+    meetings: list[DraftMeeting] = Field(default_factory=list)
+    statements: list[DraftStatement] = Field(default_factory=list)
+    treaties: list[DraftTreaty] = Field(default_factory=list)
+    trade_figures: list[DraftTradeFigure] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------ drafts
+
+
+@dataclass
+class _Drafts:
+    """Facts before grounding: plain dicts keyed by the output model's field names."""
+
+    meetings: list[dict[str, Any]]
+    statements: list[dict[str, Any]]
+    treaties: list[dict[str, Any]]
+    trade_figures: list[dict[str, Any]]
+
+    @classmethod
+    def empty(cls) -> _Drafts:
+        return cls([], [], [], [])
+
+
+def _date_of(span_text: str, published: date | None) -> tuple[str | None, str | None]:
+    """The first resolvable date expression in ``span_text``: (iso, as written)."""
+    for m in find_dates(span_text, published):
+        if m.date.value:
+            return m.date.value, m.text
+    return None, None
+
+
+def _norm_key(s: str) -> str:
+    return re.sub(r"\W+", " ", s.lower()).strip()
+
+
+# ------------------------------------------------------------------------- the extractor
+
+
+@dataclass(frozen=True)
+class ExtractionOutcome:
+    facts: ArticleFacts
+    cacheable: bool  # False for transport failures: a rerun should try again
+
+
+class Extractor:
+    def __init__(self, llm: LLM, settings: Settings, prompts: Prompts | None = None) -> None:
+        self.llm = llm
+        self.settings = settings
+        self.prompts = prompts or load_prompts()
+        self.strategy = settings.resolved_strategy()
+
+    @property
+    def prompt_version(self) -> str:
+        return self.prompts.version_for(self.strategy)
+
+    def extract(
+        self, doc: Document, *, on_call: Callable[[], None] | None = None
+    ) -> ExtractionOutcome:
+        self.llm.reset()
+        errors: list[ArticleError] = list(doc.warnings)
+        drafts = _Drafts.empty()
+        cacheable = True
+        status: Literal["ok", "partial", "failed"] = "ok"
+        try:
+            if self.strategy == "whole":
+                self._whole(doc, drafts, errors, on_call)
+            else:
+                self._questions(doc, drafts, errors, on_call)
+        except BudgetExceededError as e:
+            errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
+            status = "partial"
+        except TransportError as e:
+            errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
+            status, cacheable = "failed", False
+        if status == "ok" and any(e.stage == "extract" for e in errors):
+            status = "partial"
+        st = self.llm.stats
+        facts = finalize(
+            doc,
+            drafts,
+            model=self.settings.model,
+            strategy=self.strategy,
+            prompt_version=self.prompt_version,
+            usage=Usage(
+                calls=st.calls,
+                prompt_tokens=st.prompt_tokens,
+                completion_tokens=st.completion_tokens,
+                retries=st.retries,
+            ),
+            errors=errors,
+            status=status,
+        )
+        return ExtractionOutcome(facts, cacheable)
+
+    # -- questions ------------------------------------------------------------------
+
+    def _ask(
+        self,
+        model: type[Any],
+        prompt: str,
+        label: str,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> Any | None:
+        messages = [
+            {"role": "system", "content": self.prompts.system(label)},
+            {"role": "user", "content": prompt},
+        ]
+        try:
+            return self.llm.ask(model, messages, max_tokens=160, label=label)
+        except BadModelOutputError as e:
+            if isinstance(e, BudgetExceededError):
+                raise
+            errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
+            return None
+        finally:
+            if on_call:
+                on_call()
+
+    def _questions(
+        self,
+        doc: Document,
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        text, pub = doc.text, doc.published
+        cand = find_candidates(text, pub)
+        people = cand.people
+        for q in _unique_spans(cand.quotes):
+            self._statement(doc, cand, q, people, drafts, errors, on_call)
+        for a in cand.amounts:
+            self._trade(doc, cand, a.start, a.end, a.text, drafts, errors, on_call)
+        for s in _unique_spans(cand.meeting_sentences):
+            self._meeting(doc, cand, s, people, drafts, errors, on_call)
+        for s in _unique_spans(cand.treaty_sentences):
+            self._treaty(doc, cand, s, drafts, errors, on_call)
+        del pub
+
+    def _statement(
+        self,
+        doc: Document,
+        cand: Candidates,
+        q: Span,
+        people: list[str],
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        if not people:
+            return
+        ctx = context_around(doc.text, cand.sentences, q.start, q.end, before=2)
+        # The attribution often follows the quote: „…“, sagte Lawrow.
+        after = sentence_at(cand.sentences, ctx.end + 1)
+        context = doc.text[ctx.start : after.end] if after else ctx.text
+        prompt = self.prompts.render(
+            "speaker", context=context, quote=_clip(q.text, 300), people=", ".join(people)
+        )
+        ans = self._ask(_speaker_model(people), prompt, "speaker", errors, on_call)
+        if ans is None or ans.speaker == "unknown":
+            return
+        sent = sentence_at(cand.sentences, q.start)
+        iso, raw = _date_of(sent.text if sent else q.text, doc.published)
+        drafts.statements.append(
+            {
+                "speaker": ans.speaker,
+                "quote": q.text,
+                "evidence": q.text,
+                "date": iso or (doc.source.published if doc.source.published else None),
+                "date_text": raw,
+                "_pos": q.start,
+            }
+        )
+
+    def _trade(
+        self,
+        doc: Document,
+        cand: Candidates,
+        start: int,
+        end: int,
+        amount_text: str,
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        sent = sentence_at(cand.sentences, start)
+        if sent is None:
+            return
+        ctx = context_around(doc.text, cand.sentences, sent.start, sent.end, before=1)
+        prompt = self.prompts.render("trade", context=ctx.text, amount=amount_text)
+        ans = self._ask(TradeAnswer, prompt, "trade", errors, on_call)
+        if ans is None or not ans.is_trade_figure or ans.metric == "other":
+            return
+        amount = normalize_amount(amount_text)
+        if amount is None:
+            return
+        period, period_text = _date_of(sent.text, doc.published)
+        parties = [c for c in countries_in(sent.text) if c in ("Russland", "China")] or [
+            "China",
+            "Russland",
+        ]
+        drafts.trade_figures.append(
+            {
+                "value": float(amount.value),
+                "value_text": amount_text,
+                "currency": amount.currency,
+                "unit": "percent" if amount.is_percent else "currency",
+                "qualifier": amount.qualifier,
+                "period": period,
+                "period_text": period_text,
+                "metric": ans.metric,
+                "parties": tuple(parties),
+                "evidence": sent.text,
+                "_pos": sent.start,
+            }
+        )
+
+    def _meeting(
+        self,
+        doc: Document,
+        cand: Candidates,
+        s: Span,
+        people: list[str],
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        if not people:
+            return
+        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
+        places = places_in(doc.text)
+        prompt = self.prompts.render(
+            "meeting",
+            context=ctx.text,
+            sentence=_clip(s.text, 400),
+            people=", ".join(people),
+            places=", ".join(places) or "none",
+        )
+        ans = self._ask(_meeting_model(people, places), prompt, "meeting", errors, on_call)
+        if ans is None or not ans.is_meeting or len(set(ans.participants)) < 2:
+            return
+        iso, raw = _date_of(s.text, doc.published)
+        drafts.meetings.append(
+            {
+                "participants": tuple(dict.fromkeys(ans.participants)),
+                "location": None if ans.location == "none" else ans.location,
+                "date": iso,
+                "date_text": raw,
+                "kind": ans.kind,
+                "status": ans.status,
+                "evidence": s.text,
+                "_pos": s.start,
+            }
+        )
+
+    def _treaty(
+        self,
+        doc: Document,
+        cand: Candidates,
+        s: Span,
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
+        countries = countries_in(doc.text) or ["Russland", "China"]
+        prompt = self.prompts.render(
+            "treaty", context=ctx.text, sentence=_clip(s.text, 400), countries=", ".join(countries)
+        )
+        ans = self._ask(_treaty_model(countries), prompt, "treaty", errors, on_call)
+        if ans is None or not ans.is_agreement or not ans.name.strip():
+            return
+        iso, raw = _date_of(s.text, doc.published)
+        drafts.treaties.append(
+            {
+                "name": ans.name.strip(),
+                "parties": tuple(dict.fromkeys(ans.parties)),
+                "status": ans.status,
+                "date": iso,
+                "date_text": raw,
+                "evidence": s.text,
+                "_pos": s.start,
+            }
+        )
+
+    # -- whole ----------------------------------------------------------------------
+
+    def _whole(
+        self,
+        doc: Document,
+        drafts: _Drafts,
+        errors: list[ArticleError],
+        on_call: Callable[[], None] | None,
+    ) -> None:
+        pub = doc.published
+        for offset, chunk in chunks(
+            doc.text, self.settings.max_chunk_chars, self.settings.chunk_overlap
+        ):
+            prompt = self.prompts.render(
+                "whole", text=chunk, published=doc.source.published or "unknown"
+            )
+            messages = [
+                {"role": "system", "content": self.prompts.texts["system"]},
+                {"role": "user", "content": prompt},
+            ]
+            try:
+                art = self.llm.ask(DraftArticle, messages, max_tokens=4096, label="whole")
+            except BudgetExceededError:
+                raise
+            except BadModelOutputError as e:
+                errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
+                continue
+            finally:
+                if on_call:
+                    on_call()
+            for m in art.meetings:
+                iso = _resolve(m.date_text, pub, m.evidence)
+                drafts.meetings.append(
+                    {
+                        "participants": tuple(m.participants),
+                        "location": m.location,
+                        "date": iso,
+                        "date_text": m.date_text,
+                        "kind": m.kind,
+                        "status": m.status,
+                        "evidence": m.evidence,
+                        "_pos": offset,
+                    }
+                )
+            for s in art.statements:
+                drafts.statements.append(
+                    {
+                        "speaker": s.speaker,
+                        "quote": s.quote,
+                        "evidence": s.quote,
+                        "date": _resolve(s.date_text, pub, s.quote) or doc.source.published,
+                        "date_text": s.date_text,
+                        "_pos": offset,
+                    }
+                )
+            for t in art.treaties:
+                drafts.treaties.append(
+                    {
+                        "name": t.name,
+                        "parties": tuple(t.parties),
+                        "status": t.status,
+                        "date": _resolve(t.date_text, pub, t.evidence),
+                        "date_text": t.date_text,
+                        "evidence": t.evidence,
+                        "_pos": offset,
+                    }
+                )
+            for f in art.trade_figures:
+                amount = normalize_amount(f.value_text)
+                if amount is None:
+                    errors.append(
+                        ArticleError(
+                            stage="extract",
+                            error="BadModelOutputError",
+                            message=f"not an amount: {f.value_text[:80]!r}",
+                        )
+                    )
+                    continue
+                drafts.trade_figures.append(
+                    {
+                        "value": float(amount.value),
+                        "value_text": f.value_text,
+                        "currency": amount.currency,
+                        "unit": "percent" if amount.is_percent else "currency",
+                        "qualifier": amount.qualifier,
+                        "period": _resolve(f.period_text, pub, f.evidence),
+                        "period_text": f.period_text,
+                        "metric": f.metric,
+                        "parties": tuple(f.parties),
+                        "evidence": f.evidence,
+                        "_pos": offset,
+                    }
+                )
+
+
+def _resolve(expr: str | None, published: date | None, context: str) -> str | None:
+    if not expr:
+        return None
+    d = resolve_date(expr, published, context=context)
+    return d.value if d else None
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _unique_spans(spans: list[Span]) -> list[Span]:
+    """One question per distinct text: repeated paragraphs are asked about once."""
+    seen: set[str] = set()
+    out = []
+    for s in spans:
+        k = _norm_key(s.text)
+        if k not in seen:
+            seen.add(k)
+            out.append(s)
+    return out
+
+
+def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, str]]:
+    """Split at paragraph or sentence ends into pieces of at most ``size`` chars, overlapping."""
+    if len(text) <= size:
+        yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(
+                text.rfind("\n", start + size // 2, end), text.rfind(". ", start + size // 2, end)
+            )
+            if cut > start:
+                end = cut + 1
+        yield start, text[start:end]
+        if end >= len(text):
+            return
+        start = max(end - overlap, start + 1)
+
+
+# ----------------------------------------------------------------------------- finalize
+
+
+def finalize(
+    doc: Document,
+    drafts: _Drafts,
+    *,
+    model: str,
+    strategy: str,
+    prompt_version: str,
+    usage: Usage,
+    errors: list[ArticleError],
+    status: Literal["ok", "partial", "failed"],
+) -> ArticleFacts:
+    """Ground every draft in the text, re-derive its values from evidence, flag failures."""
+    text, pub = doc.text, doc.published
+    grounder = Grounder(text)
+    people = find_candidates(text, pub).people if drafts.statements or drafts.meetings else []
+
+    def located(d: dict[str, Any]) -> dict[str, Any]:
+        g = grounder.ground(d["evidence"])
+        flags: list[Flag] = [] if g.status != "none" else ["ungrounded"]
+        out = {k: v for k, v in d.items() if not k.startswith("_")}
+        if g.status != "none" and g.char_start is not None and g.char_end is not None:
+            out["evidence"] = text[g.char_start : g.char_end]
+        out.update(char_start=g.char_start, char_end=g.char_end, alignment=g.status)
+        out["flags"] = flags
+        return out
+
+    def check_date(out: dict[str, Any], evidence: str) -> None:
+        if out.get("date") and out.get("date_text"):
+            if not date_in_evidence(out["date_text"], out["date"], pub, context=evidence):
+                out["flags"].append("date_not_in_evidence")
+        if any(i for i in check_weekday(evidence)):
+            out["flags"].append("weekday_mismatch")
+
+    meetings: list[Meeting] = []
+    statements: list[Statement] = []
+    treaties: list[Treaty] = []
+    figures: list[TradeFigure] = []
+    seen: set[tuple[str, ...]] = set()
+    kept: list[dict[str, Any]] = []
+    for d in sorted(drafts.meetings, key=lambda d: d.get("_pos", 0)):
+        out = located(d)
+        out["participants"] = tuple(expand_name(p, people) for p in out["participants"])
+        check_date(out, out["evidence"])
+        # One meeting told in several sentences: keep the first, but prefer a dated telling.
+        same = next((k for k in kept if _same_meeting(k, out)), None)
+        if same is None:
+            kept.append(out)
+        elif same["date"] is None and out["date"] is not None:
+            kept[kept.index(same)] = out
+    meetings.extend(Meeting(**_flagged(m)) for m in kept)
+    for d in sorted(drafts.statements, key=lambda d: d.get("_pos", 0)):
+        out = located(d)
+        out["quote"] = out["evidence"] if out["alignment"] != "none" else out["quote"]
+        out["speaker"] = expand_name(out["speaker"], people)
+        skey = ("s", _norm_key(out["quote"]))
+        if skey in seen:
+            continue
+        seen.add(skey)
+        surname = out["speaker"].split()[-1] if out["speaker"].split() else ""
+        if surname and surname.lower() not in text.lower():
+            out["flags"].append("speaker_not_in_text")
+        statements.append(Statement(**_flagged(out)))
+    for d in sorted(drafts.treaties, key=lambda d: d.get("_pos", 0)):
+        out = located(d)
+        tkey = ("t", _norm_key(out["name"]))
+        if tkey in seen:
+            continue
+        seen.add(tkey)
+        check_date(out, out["evidence"])
+        treaties.append(Treaty(**_flagged(out)))
+    for d in sorted(drafts.trade_figures, key=lambda d: d.get("_pos", 0)):
+        out = located(d)
+        fkey = ("f", str(out["value"]), str(out["currency"]), str(out["period"]))
+        if fkey in seen:
+            continue
+        seen.add(fkey)
+        if not amount_in_evidence(out["evidence"], out["value"], out["currency"]):
+            out["flags"].append("value_not_in_evidence")
+        if out.get("period") and out.get("period_text"):
+            if not date_in_evidence(
+                out["period_text"], out["period"], pub, context=out["evidence"]
+            ):
+                out["flags"].append("date_not_in_evidence")
+        figures.append(TradeFigure(**_flagged(out)))
+    return ArticleFacts(
+        article_id=doc.id,
+        text_sha256=doc.sha256,
+        text=text,
+        source=doc.source,
+        model=model,
+        strategy=strategy,
+        prompt_version=prompt_version,
+        schema_version=SCHEMA_VERSION,
+        status=status,
+        meetings=tuple(meetings),
+        statements=tuple(statements),
+        treaties=tuple(treaties),
+        trade_figures=tuple(figures),
+        usage=usage,
+        errors=tuple(errors),
+    )
+
+
+def _same_meeting(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (
+        set(a["participants"]) == set(b["participants"])
+        and a["status"] == b["status"]
+        and (a["date"] == b["date"] or a["date"] is None or b["date"] is None)
+    )
+
+
+def _flagged(out: dict[str, Any]) -> dict[str, Any]:
+    out["flags"] = tuple(dict.fromkeys(out["flags"]))
+    return out

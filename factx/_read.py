@@ -1,0 +1,158 @@
+"""Files -> ``Document``: decode, clean, attach the publication date from ``.meta.json``."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ._errors import (
+    BinaryInputError,
+    EmptyArticleError,
+    InputError,
+    MetadataError,
+    MissingInputError,
+)
+from ._schemas import ArticleError, Document, Source
+
+_HTML_HINT = re.compile(r"<\s*(html|body|p|div|article|br|span|h[1-6])\b", re.IGNORECASE)
+_BLOCK_TAGS = re.compile(r"<\s*/?\s*(p|div|br|li|h[1-6]|article|section|tr)\b[^>]*>", re.I)
+_DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Bytes -> (text, encoding). UTF-8 first, then UTF-16 by BOM or NUL pattern, then Latin-1.
+
+    Binary data is refused rather than turned into mojibake.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as e:
+            raise BinaryInputError(f"UTF-16 BOM but undecodable: {e}") from None
+    # UTF-16 without BOM: every other byte NUL in ASCII-heavy text.
+    if len(data) >= 4 and data[1::2].count(0) > 0.4 * (len(data) // 2) and b"\x00" not in data[::2]:
+        return data.decode("utf-16-le", errors="strict"), "utf-16-le"
+    if b"\x00" in data:
+        raise BinaryInputError("contains NUL bytes; not a text file")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    # Control characters outside whitespace betray binary data in a single-byte decode.
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
+    if controls > max(2, len(text) // 100) or text.count("\ufffd") > max(2, len(text) // 100):
+        raise BinaryInputError("not decodable as UTF-8, UTF-16 or Latin-1 text")
+    return text, "cp1252"
+
+
+def clean(text: str) -> str:
+    """Normalise line ends and strip HTML to text; offsets later point into the result."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _HTML_HINT.search(text):
+        text = _DROP.sub(" ", text)
+        text = _BLOCK_TAGS.sub("\n", text)
+        text = html.unescape(_TAG.sub("", text))
+        text = re.sub(r"[ \t]+", " ", text)
+        text = re.sub(r"\n\s*\n+", "\n\n", text)
+    return text.strip()
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+        meta = json.loads(raw)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MetadataError(f"{path.name}: malformed metadata: {e}") from None
+    if not isinstance(meta, dict):
+        raise MetadataError(f"{path.name}: expected a JSON object, got {type(meta).__name__}")
+    published = meta.get("published")
+    if published is not None:
+        try:
+            date.fromisoformat(str(published))
+        except ValueError:
+            raise MetadataError(f"{path.name}: impossible publication date {published!r}") from None
+    return meta
+
+
+def meta_path_for(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.json")
+
+
+def read_text_document(
+    text: str,
+    *,
+    doc_id: str | None = None,
+    published: date | str | None = None,
+    source: Source | None = None,
+) -> Document:
+    text = clean(text)
+    if not text:
+        raise EmptyArticleError("article is empty or whitespace only")
+    sha = text_sha256(text)
+    src = source or Source()
+    if published is not None:
+        src = src.model_copy(update={"published": str(published)})
+    return Document(id=doc_id or f"text-{sha[:12]}", text=text, sha256=sha, source=src)
+
+
+def read_document(path: Path, *, published: date | None = None) -> Document:
+    """Read one article file. Raises an ``InputError`` subclass with the file name in it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MissingInputError(f"{path}: file vanished before it could be read") from None
+    except OSError as e:
+        raise MissingInputError(f"{path}: cannot read: {e.strerror}") from None
+    if not data.strip():
+        raise EmptyArticleError(f"{path}: article is empty or whitespace only")
+    try:
+        text, encoding = decode(data)
+    except InputError as e:
+        raise type(e)(f"{path}: {e}") from None
+    warnings: list[ArticleError] = []
+    meta: dict[str, Any] = {}
+    mp = meta_path_for(path)
+    if mp.exists():
+        try:
+            meta = read_meta(mp)
+        except MetadataError as e:
+            # The article is still worth extracting; only relative dates stay unresolved.
+            warnings.append(ArticleError(stage="read", error=type(e).__name__, message=str(e)))
+    pub = str(published) if published is not None else meta.get("published")
+    src = Source(
+        path=str(path),
+        published=str(pub) if pub is not None else None,
+        outlet=meta.get("outlet") if isinstance(meta.get("outlet"), str) else None,
+        url=meta.get("url") if isinstance(meta.get("url"), str) else None,
+        encoding=encoding,
+    )
+    try:
+        doc = read_text_document(text, doc_id=path.stem, source=src)
+    except EmptyArticleError:
+        raise EmptyArticleError(f"{path}: article is empty or whitespace only") from None
+    return doc.model_copy(update={"warnings": tuple(warnings)})
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Expand folders into their ``.txt`` files (sorted); keep files as given."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*.txt") if q.is_file()))
+        else:
+            out.append(p)
+    return out

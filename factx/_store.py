@@ -1,0 +1,293 @@
+"""SQLite store: runs, articles, facts, failures and every LLM call. It is also the cache.
+
+WAL journal; one transaction per article, so an article is either wholly stored or not at
+all (a kill -9 mid-write leaves the previous state). Migrations are append-only: a new
+schema change is a new entry at the end of ``MIGRATIONS``, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ._errors import StoreError
+from ._schemas import ArticleFacts
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        model TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        articles_ok INTEGER NOT NULL DEFAULT 0,
+        articles_cached INTEGER NOT NULL DEFAULT 0,
+        articles_failed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE articles (
+        cache_key TEXT PRIMARY KEY,
+        article_id TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        schema_version TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result_json TEXT NOT NULL,
+        run_id INTEGER REFERENCES runs(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX articles_by_id ON articles(article_id);
+    CREATE TABLE facts (
+        cache_key TEXT NOT NULL REFERENCES articles(cache_key) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        alignment TEXT NOT NULL,
+        flags TEXT NOT NULL,
+        char_start INTEGER,
+        char_end INTEGER,
+        fact_json TEXT NOT NULL,
+        PRIMARY KEY (cache_key, type, idx)
+    );
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        article_id TEXT NOT NULL,
+        path TEXT,
+        error TEXT NOT NULL,
+        message TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        cache_key TEXT,
+        question TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        error TEXT,
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+def cache_key(
+    text_sha256: str, model: str, strategy: str, prompt_version: str, schema_version: str
+) -> str:
+    raw = "\x1f".join((text_sha256, model, strategy, prompt_version, schema_version))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the store at {path}: {e}") from None
+        self._lock = threading.Lock()
+
+    # -- schema ------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
+        )
+        done = {row[0] for row in db.execute("SELECT version FROM migrations")}
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+                db.execute("INSERT INTO migrations VALUES (?, ?)", (version, _now()))
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT MAX(version) FROM migrations").fetchone()
+        return int(row[0] or 0)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def start_run(self, *, model: str, strategy: str, prompt_version: str) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO runs (started_at, model, strategy, prompt_version) VALUES (?,?,?,?)",
+                (_now(), model, strategy, prompt_version),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, ok: int, cached: int, failed: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET finished_at=?, articles_ok=?, articles_cached=?, "
+                "articles_failed=? WHERE id=?",
+                (_now(), ok, cached, failed, run_id),
+            )
+
+    # -- articles ----------------------------------------------------------------------
+
+    def get(self, key: str) -> ArticleFacts | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT result_json FROM articles WHERE cache_key=?", (key,)
+            ).fetchone()
+        return ArticleFacts.model_validate_json(row[0]) if row else None
+
+    def put(
+        self,
+        key: str,
+        result: ArticleFacts,
+        *,
+        run_id: int | None = None,
+        calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
+    ) -> None:
+        """Store one article, its facts and its calls in one transaction."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM articles WHERE cache_key=?", (key,))
+                db.execute(
+                    "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        key,
+                        result.article_id,
+                        result.text_sha256,
+                        result.model,
+                        result.strategy,
+                        result.prompt_version,
+                        result.schema_version,
+                        result.status,
+                        result.model_dump_json(),
+                        run_id,
+                        _now(),
+                    ),
+                )
+                for kind, items in (
+                    ("meeting", result.meetings),
+                    ("statement", result.statements),
+                    ("treaty", result.treaties),
+                    ("trade_figure", result.trade_figures),
+                ):
+                    for i, f in enumerate(items):
+                        db.execute(
+                            "INSERT INTO facts VALUES (?,?,?,?,?,?,?,?)",
+                            (
+                                key,
+                                kind,
+                                i,
+                                f.alignment,
+                                ",".join(f.flags),
+                                f.char_start,
+                                f.char_end,
+                                f.model_dump_json(),
+                            ),
+                        )
+                self._insert_calls(run_id, key, calls)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _insert_calls(
+        self,
+        run_id: int | None,
+        key: str | None,
+        calls: Iterable[tuple[str, int, int, float, int, str | None]],
+    ) -> None:
+        now = _now()
+        self._db.executemany(
+            "INSERT INTO calls (run_id, cache_key, question, prompt_tokens, completion_tokens, "
+            "latency_ms, attempts, error, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(run_id, key, q, p, c, int(lat * 1000), a, e, now) for q, p, c, lat, a, e in calls],
+        )
+
+    def record_failure(
+        self,
+        *,
+        run_id: int | None,
+        article_id: str,
+        path: str | None,
+        error: str,
+        message: str,
+        calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
+    ) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO failures (run_id, article_id, path, error, message, created_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (run_id, article_id, path, error, message, _now()),
+                )
+                self._insert_calls(run_id, None, calls)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- reading -----------------------------------------------------------------------
+
+    def articles(self) -> Iterator[ArticleFacts]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT result_json FROM articles ORDER BY article_id, created_at"
+            ).fetchall()
+        for (raw,) in rows:
+            yield ArticleFacts.model_validate_json(raw)
+
+    def run_stats(self, run_id: int) -> dict[str, int]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), "
+                "COALESCE(SUM(completion_tokens),0) FROM calls WHERE run_id=?",
+                (run_id,),
+            ).fetchone()
+        return {"calls": row[0], "prompt_tokens": row[1], "completion_tokens": row[2]}
+
+    def count(self, table: str) -> int:
+        if table not in {"runs", "articles", "facts", "failures", "calls"}:
+            raise ValueError(table)
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
