@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import instructor
 
@@ -123,6 +123,11 @@ class Pipeline:
             return self._extractor
 
     def close(self) -> None:
+        if self._extractor is not None and self._client is None:
+            # We made this client: close its connection pool.
+            with contextlib.suppress(Exception):
+                openai_client: Any = self._extractor.llm.client.client
+                openai_client.close()
         if self._server is not None:
             self._server.stop()
             self._server = None

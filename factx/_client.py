@@ -32,6 +32,8 @@ from ._settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
 
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=20.0)
+
 # Local servers ignore the key but the openai client insists on one.
 _PLACEHOLDER_KEY = "sk-no-key-required"
 
@@ -224,7 +226,7 @@ class LLM:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             hinted = _retry_after(_transport_cause(exc) if exc else None)
-            base = wait_exponential_jitter(initial=0.5, max=20.0)(state)
+            base = _BACKOFF(state)
             return max(hinted, base) if hinted is not None else base
 
         retrying = Retrying(
@@ -245,16 +247,19 @@ class LLM:
         except BudgetExceededError as e:
             error = type(e).__name__
             raise
+        except BadModelOutputError as e:
+            error = type(e).__name__
+            raise BadModelOutputError(
+                f"{label or 'LLM call'}: model output stayed invalid: {_short(e)}"
+            ) from None
         except Exception as e:
             error = type(e).__name__
             cause = _transport_cause(e)
-            if cause is not None:
-                raise TransportError(
-                    f"{label or 'LLM call'} failed after {attempts} attempts: "
-                    f"{type(cause).__name__}: {_short(cause)}"
-                ) from None
-            raise BadModelOutputError(
-                f"{label or 'LLM call'}: model output stayed invalid: {_short(e)}"
+            if cause is None:
+                raise
+            raise TransportError(
+                f"{label or 'LLM call'} failed after {attempts} attempts: "
+                f"{type(cause).__name__}: {_short(cause)}"
             ) from None
         finally:
             self.records.append(

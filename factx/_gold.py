@@ -119,7 +119,9 @@ def gold_to_results(
                     if keep(m)
                 ),
                 statements=tuple(
-                    Statement(speaker=s.speaker, quote=s.quote, date=s.date, **_spans(s.quote, text))
+                    Statement(
+                        speaker=s.speaker, quote=s.quote, date=s.date, **_spans(s.quote, text)
+                    )
                     for s in art.statements
                     if keep(s)
                 ),
