@@ -418,5 +418,38 @@ def eval_(gold_path: str, facts: str, as_json: bool, verbose: bool) -> None:
         Console(highlight=False).print(report_renderables(report, verbose=verbose))
 
 
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one NAME.schema.json per model into this folder instead of printing.",
+)
+@click.argument("name", required=False)
+def schema(out: Path | None, name: str | None) -> None:
+    """Print the JSON Schema of a model (meeting, statement, treaty, trade_figure,
+    article_facts, finding, cross_check_report), or write them all with --out.
+
+    \b
+    Examples:
+      factx schema article_facts
+      factx schema --out schemas/
+    """
+    import json
+
+    from ._schemas import SCHEMA_MODELS
+
+    if name is not None and name not in SCHEMA_MODELS:
+        raise click.BadParameter(f"choose from {', '.join(SCHEMA_MODELS)}", param_hint="NAME")
+    names = [name] if name else list(SCHEMA_MODELS)
+    for n in names:
+        text = json.dumps(SCHEMA_MODELS[n].model_json_schema(), indent=2, ensure_ascii=False)
+        if out is None:
+            click.echo(text)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{n}.schema.json").write_text(text + "\n", encoding="utf-8")
+            click.echo(f"wrote {out / f'{n}.schema.json'}", err=True)
+
+
 def main() -> None:
     cli()

@@ -9,6 +9,7 @@ with jittered exponential backoff that honours ``Retry-After``. The openai clien
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any, TypeVar, cast
 import httpx
 import instructor
 import openai
+from instructor.core import InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     RetryCallState,
@@ -27,7 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ._errors import BadModelOutputError, BudgetExceededError, TransportError
+from ._errors import BadModelOutputError, BudgetExceededError, ModelError, TransportError
 from ._settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
@@ -123,6 +125,15 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
         if isinstance(cur, openai.APIConnectionError | httpx.TransportError):
             return cur  # APITimeoutError is a subclass of APIConnectionError
         cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _rejection(exc: BaseException) -> openai.APIStatusError | None:
+    cur: BaseException | None = exc
+    while cur is not None:
+        if isinstance(cur, openai.APIStatusError):
+            return cur
+        cur = cur.__cause__
     return None
 
 
@@ -253,8 +264,8 @@ class LLM:
                 f"{label or 'LLM call'}: model output stayed invalid: {_short(e)}"
             ) from None
         except Exception as e:
-            error = type(e).__name__
             cause = _transport_cause(e)
+            error = type(cause or e).__name__
             if cause is None:
                 raise
             raise TransportError(
@@ -292,9 +303,16 @@ class LLM:
                 temperature=self.settings.temperature,
                 seed=self.settings.seed,
             )
-        except instructor.core.InstructorRetryException as e:
+        except InstructorRetryException as e:
             if _transport_cause(e) is not None:
                 raise
+            rejected = _rejection(e)
+            if rejected is not None:
+                # 4xx: the endpoint refuses the request itself (key, model name, size).
+                raise ModelError(
+                    f"the endpoint rejected the request: HTTP {rejected.status_code} "
+                    f"{type(rejected).__name__}: {_short(rejected)}"
+                ) from None
             raise BadModelOutputError(_short(e)) from e
         except (ValidationError, json.JSONDecodeError) as e:
             raise BadModelOutputError(_short(e)) from e
@@ -305,6 +323,10 @@ class LLM:
         return result
 
 
+_KEYLIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9._*-]{6,}")
+
+
 def _short(e: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(e).split())
+    # Error texts of some endpoints echo part of the key; never pass that on.
+    text = _KEYLIKE.sub(r"\1***", " ".join(str(e).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"

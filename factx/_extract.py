@@ -28,11 +28,19 @@ from ._candidates import (
     countries_in,
     expand_name,
     find_candidates,
+    mentions,
+    obvious_speaker,
     places_in,
     sentence_at,
 )
 from ._client import LLM
-from ._errors import BadModelOutputError, BudgetExceededError, FactxError, TransportError
+from ._errors import (
+    BadModelOutputError,
+    BudgetExceededError,
+    FactxError,
+    ModelError,
+    TransportError,
+)
 from ._ground import Grounder
 from ._normalize import (
     amount_in_evidence,
@@ -257,7 +265,8 @@ class Extractor:
         except BudgetExceededError as e:
             errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
             status = "partial"
-        except TransportError as e:
+        except (TransportError, ModelError) as e:
+            # The endpoint failed, not the article: record it, cache nothing, retry on rerun.
             errors.append(ArticleError(stage="extract", error=type(e).__name__, message=str(e)))
             status, cacheable = "failed", False
         if status == "ok" and any(e.stage == "extract" for e in errors):
@@ -337,21 +346,25 @@ class Extractor:
     ) -> None:
         if not people:
             return
-        ctx = context_around(doc.text, cand.sentences, q.start, q.end, before=2)
-        # The attribution often follows the quote: „…“, sagte Lawrow.
-        after = sentence_at(cand.sentences, ctx.end + 1)
-        context = doc.text[ctx.start : after.end] if after else ctx.text
-        prompt = self.prompts.render(
-            "speaker", context=context, quote=_clip(q.text, 300), people=", ".join(people)
-        )
-        ans = self._ask(_speaker_model(people), prompt, "speaker", errors, on_call)
-        if ans is None or ans.speaker == "unknown":
-            return
         sent = sentence_at(cand.sentences, q.start)
+        speaker = obvious_speaker(sent.text, q.text, people) if sent else None
+        if speaker is None:
+            ctx = context_around(doc.text, cand.sentences, q.start, q.end, before=1)
+            # The attribution often follows the quote: „…“, sagte Lawrow.
+            after = sentence_at(cand.sentences, ctx.end + 1)
+            if after is not None and not mentions(ctx.text.replace(q.text, " "), people):
+                ctx = Span(ctx.start, after.end, doc.text[ctx.start : after.end])
+            prompt = self.prompts.render(
+                "speaker", context=ctx.text, quote=_clip(q.text, 200), people=", ".join(people)
+            )
+            ans = self._ask(_speaker_model(people), prompt, "speaker", errors, on_call)
+            if ans is None or ans.speaker == "unknown":
+                return
+            speaker = ans.speaker
         iso, raw = _date_of(sent.text if sent else q.text, doc.published)
         drafts.statements.append(
             {
-                "speaker": ans.speaker,
+                "speaker": speaker,
                 "quote": q.text,
                 "evidence": q.text,
                 "date": iso or (doc.source.published if doc.source.published else None),
@@ -413,13 +426,14 @@ class Extractor:
         errors: list[ArticleError],
         on_call: Callable[[], None] | None,
     ) -> None:
-        if not people:
-            return
         ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
+        # A meeting needs people: skip the question when none is in sight.
+        if not people or not (mentions(ctx.text, people) or "beide" in s.text):
+            return
         places = places_in(doc.text)
         prompt = self.prompts.render(
             "meeting",
-            context=ctx.text,
+            before=_before(doc.text, ctx, s),
             sentence=_clip(s.text, 400),
             people=", ".join(people),
             places=", ".join(places) or "none",
@@ -453,7 +467,10 @@ class Extractor:
         ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
         countries = countries_in(doc.text) or ["Russland", "China"]
         prompt = self.prompts.render(
-            "treaty", context=ctx.text, sentence=_clip(s.text, 400), countries=", ".join(countries)
+            "treaty",
+            before=_before(doc.text, ctx, s),
+            sentence=_clip(s.text, 400),
+            countries=", ".join(countries),
         )
         ans = self._ask(_treaty_model(countries), prompt, "treaty", errors, on_call)
         if ans is None or not ans.is_agreement or not ans.name.strip():
@@ -571,6 +588,11 @@ def _resolve(expr: str | None, published: date | None, context: str) -> str | No
         return None
     d = resolve_date(expr, published, context=context)
     return d.value if d else None
+
+
+def _before(text: str, ctx: Span, s: Span) -> str:
+    """The context in front of sentence ``s`` (it is not repeated in the prompt)."""
+    return _clip(text[ctx.start : s.start].strip(), 400) or "-"
 
 
 def _clip(s: str, n: int) -> str:

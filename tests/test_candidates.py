@@ -1,0 +1,116 @@
+"""Deterministic finders on short German phrasings written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from factx._candidates import (
+    context_around,
+    expand_name,
+    find_candidates,
+    obvious_speaker,
+    people,
+    quotes,
+    sentences,
+)
+
+
+def test_sentences_keep_offsets_and_skip_ordinals_and_abbreviations() -> None:
+    text = (
+        "Am 21. Februar traf Wang Yi in Moskau ein. Er sprach u.a. über Handel.\n\n"
+        "„Wir sind bereit.“ Danach reiste er ab!"
+    )
+    got = sentences(text)
+    assert [s.text for s in got] == [
+        "Am 21. Februar traf Wang Yi in Moskau ein.",
+        "Er sprach u.a. über Handel.",
+        "„Wir sind bereit.“",
+        "Danach reiste er ab!",
+    ]
+    for s in got:
+        assert text[s.start : s.end] == s.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Er sagte: „Die Beziehungen sind so gut wie nie.“",
+            ["Die Beziehungen sind so gut wie nie."],
+        ),
+        (
+            'Sie sprach von "einer neuen Ära der Zusammenarbeit".',
+            ["einer neuen Ära der Zusammenarbeit"],
+        ),
+        ("Die „grenzenlose“ Freundschaft hält.", []),  # scare quote: fewer than four words
+        (
+            "Ein »Dialog über eurasische Sicherheit« wurde vereinbart.",
+            ["Dialog über eurasische Sicherheit"],
+        ),
+    ],
+)
+def test_quotes_need_four_words(text: str, expected: list[str]) -> None:
+    assert [q.text for q in quotes(text)] == expected
+
+
+def test_people_found_by_list_role_and_first_name_and_not_glued() -> None:
+    text = (
+        "Außenminister Sergej Lawrow empfing Wang Yi. Danach sprach Wang Lawrow an. "
+        "Die Finanzministerin Janet Yellen reiste ab, sagte Ho Tiang Bun, ein Professor."
+    )
+    found = people(text)
+    assert {"Sergej Lawrow", "Wang Yi", "Janet Yellen", "Ho Tiang Bun"} <= set(found)
+    assert "Wang Lawrow" not in found
+
+
+def test_expand_name_prefers_the_full_name_in_the_article() -> None:
+    known = ["Sergej Lawrow", "Wang Yi", "Xi Jinping"]
+    assert expand_name("Lawrow", known) == "Sergej Lawrow"
+    assert expand_name("Xi Jinping", known) == "Xi Jinping"
+    assert expand_name("Olaf Scholz", known) == "Olaf Scholz"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "speaker"),
+    [
+        (
+            "„Wir sind bereit zu reden“, sagte Lawrow am Dienstag.",
+            "Wir sind bereit zu reden",
+            "Sergej Lawrow",
+        ),
+        (
+            "Wang erklärte: „Die Zusammenarbeit wird weiter vertieft.“",
+            "Die Zusammenarbeit wird weiter vertieft.",
+            "Wang Yi",
+        ),
+        # Two people in the sentence: not obvious, the model decides.
+        (
+            "Putin sagte Wang: „Wir freuen uns auf den Besuch.“",
+            "Wir freuen uns auf den Besuch.",
+            None,
+        ),
+        # No verb of speech: not obvious either.
+        (
+            "„Eine neue Ära der Partnerschaft“ nannte die Zeitung Lawrows Reise.",
+            "Eine neue Ära der Partnerschaft",
+            None,
+        ),
+    ],
+)
+def test_obvious_speaker(sentence: str, quote: str, speaker: str | None) -> None:
+    assert (
+        obvious_speaker(sentence, quote, ["Sergej Lawrow", "Wang Yi", "Wladimir Putin"]) == speaker
+    )
+
+
+def test_candidates_find_amounts_and_cues() -> None:
+    text = (
+        "Putin und Xi trafen sich am Donnerstag in Peking. Sie unterzeichneten ein Abkommen. "
+        "Der Handel erreichte 240 Milliarden US-Dollar. Das Wetter war gut."
+    )
+    c = find_candidates(text)
+    assert [a.amount for a in c.amounts] == [(240_000_000_000, "USD")]
+    assert [s.text[:12] for s in c.meeting_sentences] == ["Putin und Xi"]
+    assert [s.text[:12] for s in c.treaty_sentences] == ["Sie unterzei"]
+    ctx = context_around(text, c.sentences, c.treaty_sentences[0].start, c.treaty_sentences[0].end)
+    assert ctx.text.startswith("Putin und Xi") and ctx.text.endswith("Abkommen.")

@@ -1,0 +1,70 @@
+"""The module map of DESIGN.md, enforced: each module imports only what its row allows."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from .conftest import ROOT
+
+ALLOWED: dict[str, set[str]] = {
+    "_schemas": set(),
+    "_errors": set(),
+    "_settings": {"_errors"},
+    "_read": {"_schemas", "_errors"},
+    "_normalize": {"_schemas"},
+    "_ground": {"_schemas"},
+    "_names": set(),
+    "_entities": {"_names"},
+    "_candidates": {"_normalize"},
+    "_client": {"_settings", "_errors"},
+    "_local": {"_settings", "_errors"},
+    "_extract": {
+        "_client", "_candidates", "_ground", "_normalize", "_schemas", "_settings", "_errors",
+    },
+    "_store": {"_schemas", "_errors"},
+    "_batch": {
+        "_extract", "_store", "_read", "_local", "_client", "_schemas", "_settings", "_errors",
+    },
+    "_crosscheck": {"_schemas", "_normalize", "_names", "_entities"},
+    "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
+    "_gold": {"_schemas", "_ground"},
+    "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors"},
+}  # fmt: skip
+# Pure layers: no network, no subprocess, no file system.
+PURE = {"_schemas", "_normalize", "_ground", "_candidates", "_crosscheck", "_names"}
+IMPURE_MODULES = {"socket", "subprocess", "httpx", "openai", "sqlite3", "urllib", "shutil"}
+
+
+def _imports(module: str) -> tuple[set[str], set[str]]:
+    tree = ast.parse((ROOT / "factx" / f"{module}.py").read_text(encoding="utf-8"))
+    internal: set[str] = set()
+    external: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:
+                internal.add(node.module.split(".")[0])
+            elif node.level == 0 and node.module:
+                external.add(node.module.split(".")[0])
+                if node.module.split(".")[0] == "factx":
+                    internal.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            external.update(a.name.split(".")[0] for a in node.names)
+    return internal, external
+
+
+MODULES = sorted(p.stem for p in (ROOT / "factx").glob("_*.py") if p.stem != "__init__")
+
+
+def test_every_module_has_a_row() -> None:
+    assert set(MODULES) - {"_cli"} <= set(ALLOWED), set(MODULES) - set(ALLOWED)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m in ALLOWED])
+def test_imports_point_down(module: str) -> None:
+    internal, external = _imports(module)
+    assert internal <= ALLOWED[module], f"{module} imports {internal - ALLOWED[module]}"
+    assert "factx" not in external or module == "_cli"
+    if module in PURE:
+        assert not external & IMPURE_MODULES, f"{module} is pure but imports {external}"

@@ -1,0 +1,75 @@
+"""The SQLite store: migrations, atomic article writes, the cache key."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from factx import ArticleFacts, Statement, StoreError
+from factx._store import MIGRATIONS, Store, cache_key
+
+
+def _result(article_id: str = "a", n: int = 2) -> ArticleFacts:
+    text = "„Wir sind bereit zu reden“, sagte Lawrow. " * n
+    facts = tuple(
+        Statement(
+            speaker="Sergej Lawrow", quote="Wir sind bereit zu reden",
+            evidence="Wir sind bereit zu reden", char_start=1 + i * 43, char_end=25 + i * 43,
+            alignment="exact",
+        )
+        for i in range(n)
+    )  # fmt: skip
+    return ArticleFacts(
+        article_id=article_id, text_sha256="h" + article_id, text=text, statements=facts
+    )
+
+
+def test_migrations_apply_once_and_wal_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+    with Store(path) as s:  # reopening does not re-apply
+        assert s.schema_version == len(MIGRATIONS)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+    db.close()
+
+
+def test_put_get_roundtrip_with_facts_and_calls(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as s:
+        run = s.start_run(model="m", strategy="questions", prompt_version="p")
+        r = _result()
+        s.put("k1", r, run_id=run, calls=[("speaker", 100, 9, 1.5, 1, None)] * 3)
+        assert s.get("k1") == r
+        assert s.get("nope") is None
+        assert (s.count("articles"), s.count("facts"), s.count("calls")) == (1, 2, 3)
+        assert s.run_stats(run) == {"calls": 3, "prompt_tokens": 300, "completion_tokens": 27}
+        s.put("k1", r, run_id=run)  # replacing keeps one article and its facts once
+        assert (s.count("articles"), s.count("facts")) == (1, 2)
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as s:
+        bad_calls = [("speaker", 1, 1, 0.1, 1, None), ("x",)]  # second row is malformed
+        with pytest.raises(ValueError):
+            s.put("k", _result(), calls=bad_calls)  # type: ignore[list-item]
+        assert (s.count("articles"), s.count("facts"), s.count("calls")) == (0, 0, 0)
+
+
+def test_cache_key_changes_with_every_part() -> None:
+    parts = ("sha", "model", "questions", "p1", "1")
+    base = cache_key(*parts)
+    for i in range(len(parts)):
+        changed = list(parts)
+        changed[i] = changed[i] + "x"
+        assert cache_key(*changed) != base
+
+
+def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(blocker / "sub" / "s.sqlite3")
