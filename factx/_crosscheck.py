@@ -26,6 +26,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from ._entities import EntityResolver, Resolved, fold, more_specific, places_compatible
+from ._normalize import WEEKDAY_NAMES
+from ._normalize import WEEKDAYS as _WEEKDAYS
 from ._schemas import (
     ArticleFacts,
     ConsolidatedFact,
@@ -64,18 +66,8 @@ _STOCK_SHARE = 0.002  # a stem in more than 0.2 % of quotes (and > _STOCK_MIN_DF
 _STOCK_MIN_DF = 50
 _FUZZY_NAMES_CAP = 2000  # distinct treaty names per parties block compared fuzzily
 
-_WEEKDAYS = {
-    "montag": 0,
-    "dienstag": 1,
-    "mittwoch": 2,
-    "donnerstag": 3,
-    "freitag": 4,
-    "samstag": 5,
-    "sonnabend": 5,
-    "sonntag": 6,
-}
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")", re.IGNORECASE)
-_WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+_WEEKDAY_NAMES = WEEKDAY_NAMES
 # "Wang werde später am Tag Putin treffen": the event is on the publication day.
 _SAME_DAY_RE = re.compile(
     r"später am (?:selben |gleichen )?tag|am selben tag|noch am (?:heutigen )?tag|\bheute\b",

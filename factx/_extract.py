@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from rapidfuzz import fuzz
 
 from ._candidates import (
     Candidates,
@@ -67,6 +68,8 @@ from ._settings import Settings
 # ------------------------------------------------------------------------------ prompts
 
 _PROMPT_NAMES = ("system", "speaker", "trade", "meeting", "treaty", "whole")
+# Bump when the code that turns answers into facts changes: it is part of the cache key.
+EXTRACTOR_VERSION = "4"
 
 
 def _prompt_dir() -> Path:
@@ -84,7 +87,8 @@ class Prompts:
 
     def version_for(self, strategy: str) -> str:
         names = ("system", "whole") if strategy == "whole" else _PROMPT_NAMES[:5]
-        return strategy + ":" + ",".join(f"{n}@{self.versions[n]}" for n in names)
+        prompts = ",".join(f"{n}@{self.versions[n]}" for n in names)
+        return f"{strategy}:x{EXTRACTOR_VERSION}:{prompts}"
 
     def render(self, name: str, **values: str) -> str:
         text = self.texts[name].split("\n~~~\n", 1)[-1]
@@ -439,17 +443,20 @@ class Extractor:
             places=", ".join(places) or "none",
         )
         ans = self._ask(_meeting_model(people, places), prompt, "meeting", errors, on_call)
-        if ans is None or not ans.is_meeting or len(set(ans.participants)) < 2:
+        if ans is None or not ans.is_meeting:
+            return
+        participants = _participants(ans.participants, mentions(ctx.text, people))
+        if len(participants) < 2:
             return
         iso, raw = _date_of(s.text, doc.published)
         drafts.meetings.append(
             {
-                "participants": tuple(dict.fromkeys(ans.participants)),
+                "participants": participants,
                 "location": None if ans.location == "none" else ans.location,
                 "date": iso,
                 "date_text": raw,
                 "kind": ans.kind,
-                "status": ans.status,
+                "status": _tense(s.text) or ans.status,
                 "evidence": s.text,
                 "_pos": s.start,
             }
@@ -480,7 +487,7 @@ class Extractor:
             {
                 "name": ans.name.strip(),
                 "parties": tuple(dict.fromkeys(ans.parties)),
-                "status": ans.status,
+                "status": _treaty_status(s.text) or ans.status,
                 "date": iso,
                 "date_text": raw,
                 "evidence": s.text,
@@ -588,6 +595,53 @@ def _resolve(expr: str | None, published: date | None, context: str) -> str | No
         return None
     d = resolve_date(expr, published, context=context)
     return d.value if d else None
+
+
+def _participants(answer: list[str], named: list[str]) -> tuple[str, ...]:
+    """Small models pad the list: keep people named near the sentence first, and at most
+    one person from elsewhere (a role like "Chinas Top-Diplomat" the model resolved)."""
+    answer = list(dict.fromkeys(answer))
+    near = [p for p in answer if p in named]
+    far = [p for p in answer if p not in named]
+    return tuple(near + far[: max(0, 2 - len(near))][:1])
+
+
+# Tense cues outrank the model's guess: they are what a reader goes by too.
+_PLANNED = re.compile(
+    r"\b(?:wird|werde|werden|soll|sollen|solle|plant|planen|geplant|erwartet|voraussichtlich|"
+    r"könnte|könne|würden|würde|bevorstehend\w*|vorbereitet|morgen)\b"
+)
+_HELD = re.compile(
+    r"\b(?:traf|trafen|getroffen|hielten|hielt|sprachen|telefonierte\w*|empfing|empfangen|"
+    r"besuchte|zusammengetroffen|kamen)\b"
+)
+
+
+def _tense(sentence: str) -> Literal["held", "planned"] | None:
+    held, planned = bool(_HELD.search(sentence)), bool(_PLANNED.search(sentence))
+    if held != planned:
+        return "held" if held else "planned"
+    return None
+
+
+_TREATY_STATUS: tuple[tuple[str, str], ...] = (
+    ("suspended", r"ausgesetzt|aussetz\w*|suspendier\w*|Suspendierung"),
+    ("rejected", r"abgelehnt|ablehn\w*|zurückgewiesen|verworfen"),
+    ("proposed", r"vorgeschlagen|Vorschlag|schlug\w* vor"),
+    (
+        "signed",
+        r"unterzeichne\w*|unterschrieb\w*|unterschrieben|geschlossen|schloss\w*|"
+        r"vereinbart\w*|einigten",
+    ),
+    ("planned", r"plan(?:en|t)|geplant|soll\w*|wollen"),
+)
+
+
+def _treaty_status(sentence: str) -> str | None:
+    for status, pattern in _TREATY_STATUS:
+        if re.search(rf"\b(?:{pattern})", sentence):
+            return status
+    return None
 
 
 def _before(text: str, ctx: Span, s: Span) -> str:
@@ -699,7 +753,7 @@ def finalize(
     for d in sorted(drafts.treaties, key=lambda d: d.get("_pos", 0)):
         out = located(d)
         tkey = ("t", _norm_key(out["name"]))
-        if tkey in seen:
+        if tkey in seen or any(_same_treaty(t, out) for t in treaties):
             continue
         seen.add(tkey)
         check_date(out, out["evidence"])
@@ -743,6 +797,21 @@ def _same_meeting(a: dict[str, Any], b: dict[str, Any]) -> bool:
         and a["status"] == b["status"]
         and (a["date"] == b["date"] or a["date"] is None or b["date"] is None)
     )
+
+
+def _same_treaty(t: Treaty, d: dict[str, Any]) -> bool:
+    """One agreement told twice in an article: same status, compatible dates, similar name."""
+    if t.status != d["status"] or (t.date and d["date"] and not _dates_meet(t.date, d["date"])):
+        return False
+    return fuzz.partial_ratio(t.name.lower(), d["name"].lower()) >= 70
+
+
+def _dates_meet(a: str, b: str) -> bool:
+    a0, _, a1 = a.partition("..")
+    b0, _, b1 = b.partition("..")
+    a1, b1 = a1 or a0, b1 or b0
+    # ISO strings of mixed precision compare by prefix: "2023-02" covers "2023-02-21".
+    return (b0[: len(a1)] <= a1 and a0[: len(b1)] <= b1) or a0.startswith(b0) or b0.startswith(a0)
 
 
 def _flagged(out: dict[str, Any]) -> dict[str, Any]:
