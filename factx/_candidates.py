@@ -57,7 +57,8 @@ def paragraphs(text: str) -> list[Span]:
 
 # ------------------------------------------------------------------------------ quotes
 
-_QUOTE_PAIRS = [("„", "“"), ("“", "”"), ("»", "«"), ("«", "»"), ('"', '"'), ("‚", "‘")]
+# Tried in order at each position; „…’ is a typo seen in real articles, so it comes last.
+_QUOTE_PAIRS = [("„", "“"), ("“", "”"), ("»", "«"), ("«", "»"), ('"', '"'), ("‚", "‘"), ("„", "’")]
 _QUOTE_RE = re.compile(
     "|".join(
         rf"{re.escape(o)}(?P<q{i}>[^{re.escape(o + c)}\n]{{3,}}?){re.escape(c)}"
@@ -276,7 +277,7 @@ def mentions(text: str, people: list[str]) -> list[str]:
 def obvious_speaker(sentence: str, quote: str, people: list[str]) -> str | None:
     """The speaker when the sentence leaves no choice: one person named besides the quote,
     and a verb of speech. Anything less clear goes to the model."""
-    rest = sentence.replace(quote, " ")
+    rest = _QUOTE_RE.sub(" ", sentence.replace(quote, " "))
     named = mentions(rest, people)
     if len(named) == 1 and SPEECH_VERB.search(rest):
         return named[0]

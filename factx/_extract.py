@@ -505,9 +505,11 @@ class Extractor:
         on_call: Callable[[], None] | None,
     ) -> None:
         pub = doc.published
-        for offset, chunk in chunks(
-            doc.text, self.settings.max_chunk_chars, self.settings.chunk_overlap
-        ):
+        size, max_tokens = self.settings.max_chunk_chars, 4096
+        if self.settings.embedded:
+            # The embedded server's context holds prompt and answer: about 1.5 chars a token.
+            size, max_tokens = min(size, self.settings.n_ctx * 3 // 2), self.settings.n_ctx // 2
+        for offset, chunk in chunks(doc.text, size, min(self.settings.chunk_overlap, size // 4)):
             prompt = self.prompts.render(
                 "whole", text=chunk, published=doc.source.published or "unknown"
             )
@@ -516,7 +518,7 @@ class Extractor:
                 {"role": "user", "content": prompt},
             ]
             try:
-                art = self.llm.ask(DraftArticle, messages, max_tokens=4096, label="whole")
+                art = self.llm.ask(DraftArticle, messages, max_tokens=max_tokens, label="whole")
             except BudgetExceededError:
                 raise
             except BadModelOutputError as e:

@@ -1,0 +1,150 @@
+"""finalize(): every draft is grounded, re-derived from its evidence, flagged or merged."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from factx._extract import _Drafts, _participants, _tense, _treaty_status, chunks, finalize
+from factx._read import read_text_document
+from factx._schemas import Usage
+
+TEXT = (
+    "Xi und Putin telefonierten am Donnerstag. Der Handel erreichte 218,2 Milliarden US-Dollar. "
+    "„Wir bleiben enge Partner“, sagte Putin. Beide unterzeichneten ein Abkommen über Gas. "
+    "Das Abkommen über Gaslieferungen gilt ab sofort."
+)
+
+
+def _final(**drafts: list[dict[str, Any]]) -> Any:
+    doc = read_text_document(TEXT, doc_id="t", published=date(2024, 2, 9))
+    d = _Drafts.empty()
+    for k, v in drafts.items():
+        getattr(d, k).extend(v)
+    return finalize(
+        doc,
+        d,
+        model="m",
+        strategy="questions",
+        prompt_version="p",
+        usage=Usage(),
+        errors=[],
+        status="ok",
+    )
+
+
+def _figure(value: float, evidence: str) -> dict[str, Any]:
+    return {
+        "value": value,
+        "value_text": "218,2 Milliarden US-Dollar",
+        "currency": "USD",
+        "period": None,
+        "period_text": None,
+        "metric": "bilateral trade volume",
+        "parties": ("China", "Russland"),
+        "evidence": evidence,
+    }
+
+
+def test_grounded_facts_slice_the_text_and_pass() -> None:
+    r = _final(trade_figures=[_figure(218.2e9, "Der Handel erreichte 218,2 Milliarden US-Dollar.")])
+    (f,) = r.trade_figures
+    assert f.alignment == "exact" and f.flags == ()
+    assert r.text[f.char_start : f.char_end] == f.evidence
+    assert r.validated().trade_figures == (f,)
+
+
+def test_a_value_not_in_its_evidence_is_flagged_and_left_out_of_validated() -> None:
+    r = _final(trade_figures=[_figure(240e9, "Der Handel erreichte 218,2 Milliarden US-Dollar.")])
+    assert r.trade_figures[0].flags == ("value_not_in_evidence",)
+    assert r.validated().trade_figures == ()
+
+
+def test_invented_evidence_is_ungrounded_but_kept() -> None:
+    draft = {
+        "speaker": "Wladimir Putin",
+        "quote": "Mars und Venus schließen einen Vertrag",
+        "evidence": "Mars und Venus schließen einen Vertrag",
+        "date": None,
+        "date_text": None,
+    }
+    r = _final(statements=[draft])
+    (s,) = r.statements
+    assert s.alignment == "none" and "ungrounded" in s.flags and s.char_start is None
+    assert r.validated().statements == ()
+
+
+def test_a_date_not_in_its_evidence_is_flagged() -> None:
+    meeting = {
+        "participants": ("Xi Jinping", "Wladimir Putin"),
+        "location": None,
+        "kind": "phone",
+        "status": "held",
+        "evidence": "Xi und Putin telefonierten am Donnerstag.",
+    }
+    ok = _final(meetings=[{**meeting, "date": "2024-02-08", "date_text": "am Donnerstag"}])
+    bad = _final(meetings=[{**meeting, "date": "2024-02-01", "date_text": "am Donnerstag"}])
+    assert ok.meetings[0].flags == ()
+    assert bad.meetings[0].flags == ("date_not_in_evidence",)
+
+
+def test_one_meeting_told_twice_is_kept_once_with_its_date() -> None:
+    base = {
+        "participants": ("Xi Jinping", "Wladimir Putin"),
+        "location": None,
+        "kind": "phone",
+        "status": "held",
+        "evidence": "Xi und Putin telefonierten am Donnerstag.",
+    }
+    r = _final(
+        meetings=[
+            {**base, "date": None, "date_text": None, "_pos": 0},
+            {
+                **base,
+                "participants": ("Wladimir Putin", "Xi Jinping"),
+                "date": "2024-02-08",
+                "date_text": "am Donnerstag",
+                "_pos": 1,
+            },
+        ]
+    )
+    assert [m.date for m in r.meetings] == ["2024-02-08"]
+
+
+def test_one_treaty_named_twice_is_kept_once() -> None:
+    t = {"parties": ("China", "Russland"), "status": "signed", "date": None, "date_text": None}
+    r = _final(
+        treaties=[
+            {
+                **t,
+                "name": "Abkommen über Gas",
+                "evidence": "Beide unterzeichneten ein Abkommen über Gas.",
+            },
+            {
+                **t,
+                "name": "Abkommen über Gaslieferungen",
+                "evidence": "Das Abkommen über Gaslieferungen gilt ab sofort.",
+            },
+        ]
+    )
+    assert [x.name for x in r.treaties] == ["Abkommen über Gas"]
+
+
+def test_cues_outrank_the_model() -> None:
+    assert _tense("Wang traf sich heute früh mit Lawrow.") == "held"
+    assert _tense("Putin werde im Mai nach China reisen.") == "planned"
+    assert _tense("Sie sprachen über die Lage, ein Besuch wird erwartet.") is None
+    assert _treaty_status("Russland hat seine Teilnahme am Vertrag ausgesetzt.") == "suspended"
+    assert _treaty_status("China hat einen Friedensplan vorgeschlagen.") == "proposed"
+    assert _treaty_status("Die Lage ist ernst.") is None
+    assert _participants(["Xi", "Putin", "Biden", "Scholz"], ["Putin"]) == ("Putin", "Xi")
+
+
+def test_chunks_cover_the_text_with_overlap() -> None:
+    text = ("Satz Nummer eins ist hier. " * 400).strip()
+    parts = list(chunks(text, 1000, 100))
+    assert len(parts) > 5 and all(len(c) <= 1000 for _, c in parts)
+    for (o1, c1), (o2, _) in zip(parts, parts[1:], strict=False):
+        assert o2 < o1 + len(c1)  # overlap
+        assert text[o1 : o1 + len(c1)] == c1
+    assert parts[-1][0] + len(parts[-1][1]) == len(text)
