@@ -69,7 +69,7 @@ from ._settings import Settings
 
 _PROMPT_NAMES = ("system", "speaker", "trade", "meeting", "treaty", "whole")
 # Bump when the code that turns answers into facts changes: it is part of the cache key.
-EXTRACTOR_VERSION = "4"
+EXTRACTOR_VERSION = "5"
 
 
 def _prompt_dir() -> Path:
@@ -227,6 +227,19 @@ def _date_of(span_text: str, published: date | None) -> tuple[str | None, str | 
         if m.date.value:
             return m.date.value, m.text
     return None, None
+
+
+def _period_of(
+    sentence: Span, amount_start: int, published: date | None
+) -> tuple[str | None, str | None]:
+    """The period of a figure: a year, month or range near the amount beats a day
+    ("Wie die Zollverwaltung am Freitag mitteilte, stieg der Handel 2023 auf …")."""
+    found = [m for m in find_dates(sentence.text, published) if m.date.value]
+    if not found:
+        return None, None
+    pos = amount_start - sentence.start
+    best = min(found, key=lambda m: (m.date.kind == "day", abs(m.start - pos)))
+    return best.date.value, best.text
 
 
 def _norm_key(s: str) -> str:
@@ -399,7 +412,7 @@ class Extractor:
         amount = normalize_amount(amount_text)
         if amount is None:
             return
-        period, period_text = _date_of(sent.text, doc.published)
+        period, period_text = _period_of(sent, start, doc.published)
         parties = [c for c in countries_in(sent.text) if c in ("Russland", "China")] or [
             "China",
             "Russland",
