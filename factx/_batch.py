@@ -1,9 +1,16 @@
 """Batch extraction: the embedded server's lifetime, the cache, concurrency and resume.
 
 ``Pipeline`` owns one LLM endpoint (the embedded llama.cpp server, or ``base_url``) and one
-store. An article whose cache key (text hash, model, strategy, prompt and schema version)
-is in the store is answered from it with zero LLM calls; that is also how a killed run
-resumes. Results come back in input order whatever the concurrency.
+store. An article whose cache key (text hash, publication date, model, strategy, prompt and
+schema version) is in the store is answered from it with zero LLM calls; that is also how a
+killed run resumes. Results come back in input order whatever the concurrency.
+
+Nothing one article does stops the batch: bad input, a failing endpoint or an unexpected
+exception become that article's ``failed`` result with the error class and message, stored
+in ``failures``. Only a store that cannot be written stops it (``StoreError``), since
+nothing after that would be kept. Two inputs with the same text are extracted once: the
+second waits for the first and is then served from the store. ``stop()`` (Ctrl-C, SIGTERM)
+lets in-flight articles end at their next LLM call without storing anything half-done.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any, Literal
 import instructor
 
 from ._client import LLM, make_client
-from ._errors import FactxError, InputError
+from ._errors import InputError, MetadataError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf
 from ._read import read_document, read_text_document
@@ -41,6 +48,8 @@ class BatchStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    # Problems that did not stop an article, e.g. a malformed .meta.json: (label, error, msg)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -61,7 +70,9 @@ class Item:
         return str(self.path) if self.path else (self.article_id or "<text>")
 
 
-def failed_result(article_id: str, err: FactxError, *, stage: str, source: Source) -> ArticleFacts:
+def failed_result(
+    article_id: str, err: BaseException, *, stage: str, source: Source
+) -> ArticleFacts:
     """The JSON line for an article that could not be extracted: no text, one error."""
     return ArticleFacts(
         article_id=article_id,
@@ -70,8 +81,25 @@ def failed_result(article_id: str, err: FactxError, *, stage: str, source: Sourc
         source=source,
         status="failed",
         errors=(
-            ArticleError(stage=stage, error=type(err).__name__, message=str(err)),  # type: ignore[arg-type]
+            ArticleError(stage=stage, error=type(err).__name__, message=_message(err)),  # type: ignore[arg-type]
         ),
+    )
+
+
+def _message(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or repr(err)
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
+def _rebind(cached: ArticleFacts, doc: Document) -> ArticleFacts:
+    """A stored result for the same text, told as this document's: its id, source and
+    read warnings. Everything else depends only on what the cache key covers."""
+    return cached.model_copy(
+        update={
+            "article_id": doc.id,
+            "source": doc.source,
+            "errors": (*doc.warnings, *(e for e in cached.errors if e.stage != "read")),
+        }
     )
 
 
@@ -85,8 +113,10 @@ class Pipeline:
         store: Store | None = None,
         client: instructor.Instructor | None = None,
         server_log: Path | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self._sleep = sleep
         self._own_store = store is None
         self.store = store or Store(self.settings.resolved_store_path)
         self._client = client
@@ -95,6 +125,8 @@ class Pipeline:
         self._extractor: Extractor | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._keys_lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -119,7 +151,8 @@ class Pipeline:
                     self._server.start()
                     base_url = self._server.base_url
                 client = make_client(settings, base_url)
-            self._extractor = Extractor(LLM(client, settings), settings)
+            llm = LLM(client, settings, **({"sleep": self._sleep} if self._sleep else {}))
+            self._extractor = Extractor(llm, settings)
             return self._extractor
 
     def close(self) -> None:
@@ -163,16 +196,43 @@ class Pipeline:
 
     def key_for(self, doc: Document, prompt_version: str) -> str:
         return cache_key(
-            doc.sha256, self.settings.model, self.strategy, prompt_version, SCHEMA_VERSION
+            doc.sha256,
+            self.settings.model,
+            self.strategy,
+            prompt_version,
+            SCHEMA_VERSION,
+            published=doc.source.published,
         )
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._keys_lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     # -- work --------------------------------------------------------------------------
 
     def _read(self, item: Item) -> Document:
+        pub: date | None = None
+        if item.published:
+            try:
+                pub = date.fromisoformat(str(item.published))
+            except ValueError:
+                raise MetadataError(
+                    f"{item.label}: impossible publication date {item.published!r}"
+                ) from None
         if item.path is not None:
-            pub = date.fromisoformat(str(item.published)) if item.published else None
             return read_document(item.path, published=pub)
-        return read_text_document(item.text or "", doc_id=item.article_id, published=item.published)
+        return read_text_document(item.text or "", doc_id=item.article_id, published=pub)
+
+    def _fail(
+        self, run_id: int, article_id: str, source: Source, err: BaseException, stage: str
+    ) -> tuple[ArticleFacts, Outcome]:
+        result = failed_result(article_id, err, stage=stage, source=source)
+        e = result.errors[0]
+        self.store.record_failure(
+            run_id=run_id, article_id=article_id, path=source.path, error=e.error,
+            message=e.message,
+        )  # fmt: skip
+        return result, "failed"
 
     def _one(
         self,
@@ -187,19 +247,42 @@ class Pipeline:
         try:
             doc = self._read(item)
         except InputError as e:
-            self.store.record_failure(
-                run_id=run_id, article_id=article_id, path=source.path,
-                error=type(e).__name__, message=str(e),
-            )  # fmt: skip
-            return failed_result(article_id, e, stage="read", source=source), "failed"
+            return self._fail(run_id, article_id, source, e, "read")
+        except Exception as e:  # a bug must not stop the batch: record it, go on
+            return self._fail(run_id, article_id, source, e, "read")
         key = self.key_for(doc, prompt_version)
-        cached = self.store.get(key)
-        if cached is not None:
-            return cached, "cached"
-        if self._stop.is_set():
-            raise _Stopped()
-        extractor = self._ensure_extractor()
-        outcome = extractor.extract(doc, on_call=on_call)
+        # One extraction per key at a time: a copy of an article in flight waits for it.
+        with self._key_lock(key):
+            cached = self.store.get(key)
+            if cached is not None:
+                return _rebind(cached, doc), "cached"
+            if self._stop.is_set():
+                raise _Stopped()
+            # An endpoint that cannot start stops the batch: every article would need it.
+            extractor = self._ensure_extractor()
+            try:
+                return self._extract(extractor, doc, key, run_id, stats, on_call)
+            except (_Stopped, StoreError):
+                raise
+            except Exception as e:
+                return self._fail(run_id, doc.id, doc.source, e, "extract")
+
+    def _extract(
+        self,
+        extractor: Extractor,
+        doc: Document,
+        key: str,
+        run_id: int,
+        stats: BatchStats,
+        on_call: Callable[[], None] | None,
+    ) -> tuple[ArticleFacts, Outcome]:
+        def call_done() -> None:
+            if on_call:
+                on_call()
+            if self._stop.is_set():
+                raise _Stopped()  # abandon this article; nothing of it is stored
+
+        outcome = extractor.extract(doc, on_call=call_done)
         records = [
             (r.question, r.prompt_tokens, r.completion_tokens, r.latency_s, r.attempts, r.error)
             for r in extractor.llm.records
@@ -227,6 +310,7 @@ class Pipeline:
     ) -> Iterator[ArticleFacts]:
         """Extract every item; yield results in input order as they become ready."""
         items = list(items)
+        self._stop.clear()  # stop() ends one run, not the pipeline
         prompt_version = self.prompt_version
         run_id = self.store.start_run(
             model=self.settings.model, strategy=self.strategy, prompt_version=prompt_version
@@ -245,6 +329,9 @@ class Pipeline:
                     )
                 else:
                     setattr(stats, outcome, getattr(stats, outcome) + 1)
+                    stats.warnings.extend(
+                        (item.label, e.error, e.message) for e in result.errors if e.stage == "read"
+                    )
             if on_result:
                 on_result(result, outcome, stats)
             return result, outcome

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -122,6 +123,9 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append the embedded server's log to this file.",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log every LLM call and retry to standard error."
+)
 def extract(
     paths: tuple[Path, ...],
     output: Path | None,
@@ -139,6 +143,7 @@ def extract(
     include_flagged: bool,
     stats: bool,
     server_log: Path | None,
+    verbose: bool,
 ) -> None:
     """Extract meetings, statements, treaties and trade figures from articles.
 
@@ -147,7 +152,9 @@ def extract(
     output (or -o); progress and errors go to standard error. Results are cached in the
     store: a rerun on unchanged input makes no LLM call, and a killed run resumes.
 
-    Exit status: 0 all articles extracted, 1 some failed, 2 usage error.
+    Exit status: 0 all articles extracted, 1 some failed, 2 usage error, 130/143
+    interrupted (Ctrl-C/SIGTERM: articles in flight stop at their next LLM call, finished
+    ones stay in the store, the -o file is left as it was; rerun to resume).
 
     \b
     Examples:
@@ -164,6 +171,8 @@ def extract(
     from ._settings import DEFAULT_LOCAL_MODEL, Settings
 
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    if verbose:
+        click.get_current_context().call_on_close(_log_to_stderr(secret=api_key))
     try:
         settings = Settings(
             model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
@@ -184,24 +193,37 @@ def extract(
         raise click.UsageError("no .txt files found in the given paths")
     pub = published.date() if published else None
     items = [Item(path=f, published=pub) for f in files]
+    logging.getLogger("factx").debug("settings: %r", settings)
     # Fail on an unwritable output before any token is spent.
     out = _Output(output)
+    done = False
+    restore = _terminate_like_interrupt()
     try:
         with Pipeline(settings, server_log=server_log) as pipe, _Progress(len(items)) as progress:
-            try:
-                for result in pipe.run(items, on_result=progress.update, on_call=progress.call):
-                    out.write(result if include_flagged else result.validated())
-            except KeyboardInterrupt:
-                click.echo("interrupted: finished writes are kept; rerun to resume", err=True)
-                raise SystemExit(130) from None
+            for result in pipe.run(items, on_result=progress.update, on_call=progress.call):
+                out.write(result if include_flagged else result.validated())
             summary = pipe.stats
             run_calls = pipe.store.run_stats(pipe.run_id)
+        out.close()
+        done = True
+    except KeyboardInterrupt as e:
+        click.echo(
+            "interrupted: finished articles are in the store; rerun the same command to resume",
+            err=True,
+        )
+        raise SystemExit(143 if isinstance(e, _Terminated) else 130) from None
     except FactxError as e:
-        out.abort()
         click.echo(f"error: {e}", err=True)
         raise SystemExit(1) from None
+    except OSError as e:
+        click.echo(f"error: cannot write {output}: {e.strerror}", err=True)
+        raise SystemExit(1) from None
     finally:
-        out.close()
+        restore()
+        if not done:
+            out.abort()  # an interrupted or failed run leaves the -o file as it was
+    for label, error, message in summary.warnings:
+        click.echo(f"warning: {label}: {error}: {message}", err=True)
     for label, error, message in summary.failures:
         click.echo(f"failed: {label}: {error}: {message}", err=True)
     click.echo(
@@ -218,6 +240,70 @@ def extract(
         raise SystemExit(1)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so that it takes the same, orderly way out."""
+
+
+def _terminate_like_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM into ``_Terminated`` until the returned function restores the old one."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_term(signum: int, frame: object) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    return restore
+
+
+class _Redact:
+    """A logging filter that blanks one secret in every record."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        assert isinstance(record, logging.LogRecord)
+        msg = record.getMessage()
+        if self.secret in msg:
+            record.msg, record.args = msg.replace(self.secret, "***"), None
+        return True
+
+
+def _log_to_stderr(*, secret: str | None) -> Callable[[], None]:
+    """Send factx's (and the HTTP layers') logs to stderr; returns the undo."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    if secret:
+        handler.addFilter(_Redact(secret))
+    for name, level in (
+        ("factx", logging.DEBUG),
+        ("openai", logging.DEBUG),
+        ("httpx", logging.INFO),
+    ):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+
+    def undo() -> None:
+        for name in ("factx", "openai", "httpx"):
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    return undo
+
+
 class _Output:
     """JSON lines to stdout, or to a file written through a temp file and renamed."""
 
@@ -229,6 +315,11 @@ class _Output:
             return
         if path.exists() and path.is_dir():
             raise click.BadParameter(f"{path} is a folder", param_hint="'-o'")
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise click.BadParameter(
+                f"cannot write {path}: {blocker} is not a folder", param_hint="'-o'"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

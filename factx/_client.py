@@ -8,12 +8,15 @@ with jittered exponential backoff that honours ``Retry-After``. The openai clien
 
 from __future__ import annotations
 
+import email.utils
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -29,12 +32,22 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ._errors import BadModelOutputError, BudgetExceededError, ModelError, TransportError
+from ._errors import (
+    BadModelOutputError,
+    BudgetExceededError,
+    FactxError,
+    ModelError,
+    TransportError,
+)
 from ._settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
 
+log = logging.getLogger("factx")
+
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=20.0)
+# A server's Retry-After is honoured up to this many seconds per wait.
+RETRY_AFTER_CAP = 60.0
 
 # Local servers ignore the key but the openai client insists on one.
 _PLACEHOLDER_KEY = "sk-no-key-required"
@@ -55,6 +68,12 @@ class SchemaFormatTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = _json_body(request)
+        response = self._send(request, body)
+        if body is not None and not body.get("stream"):
+            _check_completion(request, response)
+        return response
+
+    def _send(self, request: httpx.Request, body: dict[str, Any] | None) -> httpx.Response:
         rf = body.get("response_format") if body else None
         if body is None or not (isinstance(rf, dict) and rf.get("type") == "json_schema"):
             return self.inner.handle_request(request)
@@ -73,6 +92,32 @@ class SchemaFormatTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+class MalformedResponseError(httpx.RemoteProtocolError):
+    """A 200 answer that is no chat completion: a truncated body, or no ``choices``.
+
+    That is the transport's fault, not the model's, so it is retried like a reset rather
+    than spending a validation re-ask, and a batch never caches it as the article's result.
+    """
+
+
+def _check_completion(request: httpx.Request, response: httpx.Response) -> None:
+    if response.status_code != 200 or not request.url.path.endswith("/chat/completions"):
+        return
+    if "json" not in response.headers.get("content-type", "json"):
+        return
+    response.read()
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        problem = f"body is not JSON ({len(response.content)} bytes, truncated?)"
+    else:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        problem = "" if isinstance(choices, list) and choices else "no choices in the answer"
+    if problem:
+        response.close()
+        raise MalformedResponseError(f"malformed chat completion: {problem}", request=request)
+
+
 def _json_body(request: httpx.Request) -> dict[str, Any] | None:
     if "json" not in request.headers.get("content-type", ""):
         return None
@@ -87,11 +132,20 @@ def _as_json_object(request: httpx.Request, body: dict[str, Any]) -> httpx.Reque
     schema = body["response_format"].get("json_schema", {}).get("schema", {})
     new = {**body, "response_format": {"type": "json_object", "schema": schema}}
     headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-    return httpx.Request(request.method, request.url, headers=headers, json=new)
+    # Keep the extensions: they carry the per-request timeout.
+    return httpx.Request(
+        request.method, request.url, headers=headers, json=new, extensions=request.extensions
+    )
 
 
-def make_client(settings: Settings, base_url: str) -> instructor.Instructor:
-    """``instructor.from_openai(OpenAI(base_url=…, api_key=…), mode=…)`` for any endpoint."""
+def make_client(
+    settings: Settings, base_url: str, *, transport: httpx.BaseTransport | None = None
+) -> instructor.Instructor:
+    """``instructor.from_openai(OpenAI(base_url=…, api_key=…), mode=…)`` for any endpoint.
+
+    ``transport`` replaces the plain HTTP transport under the schema-format fallback, e.g.
+    ``httpx.MockTransport`` or a proxy-aware transport from the calling pipeline.
+    """
     client = openai.OpenAI(
         base_url=base_url,
         api_key=settings.api_key or _PLACEHOLDER_KEY,
@@ -101,7 +155,7 @@ def make_client(settings: Settings, base_url: str) -> instructor.Instructor:
         http_client=cast(
             Any,
             httpx.Client(
-                transport=SchemaFormatTransport(),
+                transport=SchemaFormatTransport(transport),
                 timeout=httpx.Timeout(settings.timeout, connect=10.0),
             ),
         ),
@@ -138,14 +192,57 @@ def _rejection(exc: BaseException) -> openai.APIStatusError | None:
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if isinstance(exc, openai.APIStatusError):
-        value = exc.response.headers.get("retry-after")
-        if value:
-            try:
-                return min(float(value), 60.0)
-            except ValueError:
-                return None
-    return None
+    """Seconds the server asked us to wait (delta or HTTP date), capped at ``RETRY_AFTER_CAP``."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    value = exc.response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+class _RedactKey(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if self.secret in msg:
+            record.msg, record.args = msg.replace(self.secret, "***"), None
+        return True
+
+
+_REDACTED: set[str] = set()
+
+
+def redact_in_logs(secret: str) -> None:
+    """Blank ``secret`` in what factx, instructor, openai and httpx log: instructor logs
+    every failed call with the server's error text, which a careless server fills with
+    the request's key."""
+    if secret in _REDACTED:
+        return
+    _REDACTED.add(secret)
+    import instructor.v2.core.retry  # noqa: F401  (its loggers exist from here on)
+
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in _LOGGERS]
+    for name in {*_LOGGERS, *names}:
+        logging.getLogger(name).addFilter(_RedactKey(secret))
+
+
+_LOGGERS = ("factx", "instructor", "openai", "httpx", "httpcore")
 
 
 @dataclass
@@ -188,6 +285,8 @@ class LLM:
         self._sleep = sleep
         self._local = threading.local()
         client.on("completion:response", self._on_response)
+        if settings.api_key:
+            redact_in_logs(settings.api_key)
 
     # Per-thread, because the batch may run articles on several threads.
     @property
@@ -224,6 +323,26 @@ class LLM:
         max_tokens: int = 256,
         label: str = "",
     ) -> T:
+        """One structured answer. Raises ``TransportError`` after ``max_transport_attempts``,
+        ``BadModelOutputError`` after ``max_validation_retries`` re-asks, and
+        ``BudgetExceededError`` once the article's ``token_budget`` is spent."""
+        try:
+            return self._ask(response_model, messages, max_tokens=max_tokens, label=label)
+        except FactxError as e:
+            # A careless endpoint may quote the request's key back in its error text.
+            key = self.settings.api_key
+            if key and key in str(e):
+                raise type(e)(str(e).replace(key, "***")) from None
+            raise
+
+    def _ask(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        label: str,
+    ) -> T:
         st = self.stats
         remaining = self.settings.token_budget - st.tokens
         if remaining <= 0:
@@ -238,7 +357,15 @@ class LLM:
             exc = state.outcome.exception() if state.outcome else None
             hinted = _retry_after(_transport_cause(exc) if exc else None)
             base = _BACKOFF(state)
-            return max(hinted, base) if hinted is not None else base
+            seconds = max(hinted, base) if hinted is not None else base
+            log.info(
+                "%s: attempt %d failed (%s); retrying in %.1f s",
+                label or "LLM call",
+                state.attempt_number,
+                type(_transport_cause(exc) if exc else exc).__name__,
+                seconds,
+            )
+            return seconds
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_transport_attempts),
@@ -283,6 +410,16 @@ class LLM:
                     error=error,
                 )
             )
+            rec = self.records[-1]
+            log.debug(
+                "%s: %d attempt(s), %d+%d tokens, %.2f s%s",
+                label or "LLM call",
+                attempts,
+                rec.prompt_tokens,
+                rec.completion_tokens,
+                rec.latency_s,
+                f", {error}" if error else "",
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _create(
@@ -313,7 +450,11 @@ class LLM:
                     f"the endpoint rejected the request: HTTP {rejected.status_code} "
                     f"{type(rejected).__name__}: {_short(rejected)}"
                 ) from None
-            raise BadModelOutputError(_short(e)) from e
+            # The last attempt's own error, not instructor's XML dump of every attempt.
+            failed = getattr(e, "failed_attempts", None) or []
+            last = getattr(failed[-1], "exception", None) if failed else None
+            n = getattr(e, "n_attempts", None) or len(failed)
+            raise BadModelOutputError(f"{n} attempt(s); last: {_short(last or e)}") from e
         except (ValidationError, json.JSONDecodeError) as e:
             raise BadModelOutputError(_short(e)) from e
         if self.stats.tokens > self.settings.token_budget:

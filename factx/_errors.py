@@ -1,18 +1,18 @@
 """The exception tree. Everything factx raises on purpose derives from ``FactxError``.
 
-    FactxError
-    ├── ConfigError                  bad settings or flags (CLI exit code 2)
-    ├── InputError                   one input file cannot become a Document
-    │   ├── EmptyArticleError        empty or whitespace-only text
-    │   ├── BinaryInputError         not text at all (NUL bytes, undecodable)
-    │   ├── MetadataError            a .meta.json that is malformed or impossible
-    │   └── MissingInputError        the file vanished or cannot be read
-    ├── ModelError                   the LLM endpoint failed us
-    │   ├── ServerStartError         the embedded llama.cpp server did not come up
-    │   ├── TransportError           timeouts, resets, 429/5xx after all retries
-    │   └── BadModelOutputError      output that stays invalid after all retries
-    │       └── BudgetExceededError  the per-article token budget ran out
-    └── StoreError                   the SQLite store or output path cannot be used
+FactxError
+├── ConfigError                  bad settings or flags (CLI exit code 2)
+├── InputError                   one input file cannot become a Document
+│   ├── EmptyArticleError        empty or whitespace-only text
+│   ├── BinaryInputError         not text at all (NUL bytes, undecodable)
+│   ├── MetadataError            a .meta.json that is malformed or impossible
+│   └── MissingInputError        the file vanished or cannot be read
+├── ModelError                   the LLM endpoint failed us
+│   ├── ServerStartError         the embedded llama.cpp server did not come up
+│   ├── TransportError           timeouts, resets, 429/5xx after all retries
+│   └── BadModelOutputError      output that stays invalid after all retries
+│       └── BudgetExceededError  the per-article token budget ran out
+└── StoreError                   the SQLite store or output path cannot be used
 """
 
 from __future__ import annotations

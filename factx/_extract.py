@@ -69,7 +69,7 @@ from ._settings import Settings
 
 _PROMPT_NAMES = ("system", "speaker", "trade", "meeting", "treaty", "whole")
 # Bump when the code that turns answers into facts changes: it is part of the cache key.
-EXTRACTOR_VERSION = "5"
+EXTRACTOR_VERSION = "6"
 
 
 def _prompt_dir() -> Path:
@@ -343,7 +343,14 @@ class Extractor:
         people = cand.people
         for q in _unique_spans(cand.quotes):
             self._statement(doc, cand, q, people, drafts, errors, on_call)
+        asked: set[tuple[str, str]] = set()
         for a in cand.amounts:
+            # A repeated paragraph repeats its amounts: one question per sentence and amount.
+            sent = sentence_at(cand.sentences, a.start)
+            key = (_norm_key(sent.text if sent else ""), a.text)
+            if key in asked:
+                continue
+            asked.add(key)
             self._trade(doc, cand, a.start, a.end, a.text, drafts, errors, on_call)
         for s in _unique_spans(cand.meeting_sentences):
             self._meeting(doc, cand, s, people, drafts, errors, on_call)
@@ -772,6 +779,8 @@ def finalize(
             continue
         seen.add(tkey)
         check_date(out, out["evidence"])
+        if not _name_in(out["name"], out["evidence"]):
+            out["flags"].append("name_not_in_evidence")
         treaties.append(Treaty(**_flagged(out)))
     for d in sorted(drafts.trade_figures, key=lambda d: d.get("_pos", 0)):
         out = located(d)
@@ -804,6 +813,18 @@ def finalize(
         usage=usage,
         errors=tuple(errors),
     )
+
+
+_WORD = re.compile(r"\w{4,}")
+
+
+def _name_in(name: str, evidence: str) -> bool:
+    """Every content word of a treaty's name occurs in its evidence. Five-letter stems let
+    inflection and compounds pass ("Vertrag" in "Vertrags", "Atomwaffenvertrag"), while a
+    name the model made up or took from elsewhere does not."""
+    words = {w[:5] for w in _WORD.findall(name.lower())}
+    haystack = evidence.lower()
+    return bool(words) and all(w in haystack for w in words)
 
 
 def _same_meeting(a: dict[str, Any], b: dict[str, Any]) -> bool:

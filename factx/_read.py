@@ -22,7 +22,8 @@ from ._schemas import ArticleError, Document, Source
 
 _HTML_HINT = re.compile(r"<\s*(html|body|p|div|article|br|span|h[1-6])\b", re.IGNORECASE)
 _BLOCK_TAGS = re.compile(r"<\s*/?\s*(p|div|br|li|h[1-6]|article|section|tr)\b[^>]*>", re.I)
-_DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(r"<(script|style|noscript|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -33,18 +34,26 @@ def text_sha256(text: str) -> str:
 def decode(data: bytes) -> tuple[str, str]:
     """Bytes -> (text, encoding). UTF-8 first, then UTF-16 by BOM or NUL pattern, then Latin-1.
 
+    The encoding names what was detected: ``utf-8``, ``utf-8-sig``, ``utf-16`` (BOM),
+    ``utf-16-le``/``utf-16-be`` (no BOM), ``latin-1``, or ``cp1252`` when bytes 0x80-0x9F
+    (Windows quotes, dashes, the euro sign) show it is Windows' superset of Latin-1.
     Binary data is refused rather than turned into mojibake.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16"), "utf-16"
+            return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as e:
-            raise BinaryInputError(f"UTF-16 BOM but undecodable: {e}") from None
-    # UTF-16 without BOM: every other byte NUL in ASCII-heavy text.
-    if len(data) >= 4 and data[1::2].count(0) > 0.4 * (len(data) // 2) and b"\x00" not in data[::2]:
-        return data.decode("utf-16-le", errors="strict"), "utf-16-le"
+            raise BinaryInputError(f"UTF-8 BOM but not UTF-8: {e.reason}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _utf16(data, "utf-16"), "utf-16"
+    # UTF-16 without BOM: the high byte of every Latin character is NUL.
+    if len(data) >= 4 and len(data) % 2 == 0:
+        half = len(data) // 2
+        even, odd = data[0::2].count(0), data[1::2].count(0)
+        if odd > 0.4 * half and even < 0.05 * half:
+            return _utf16(data, "utf-16-le"), "utf-16-le"
+        if even > 0.4 * half and odd < 0.05 * half:
+            return _utf16(data, "utf-16-be"), "utf-16-be"
     if b"\x00" in data:
         raise BinaryInputError("contains NUL bytes; not a text file")
     try:
@@ -56,14 +65,22 @@ def decode(data: bytes) -> tuple[str, str]:
     controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
     if controls > max(2, len(text) // 100) or text.count("\ufffd") > max(2, len(text) // 100):
         raise BinaryInputError("not decodable as UTF-8, UTF-16 or Latin-1 text")
-    return text, "cp1252"
+    windows = any(0x80 <= b <= 0x9F for b in data)
+    return text, "cp1252" if windows else "latin-1"
+
+
+def _utf16(data: bytes, codec: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as e:
+        raise BinaryInputError(f"looks like {codec.upper()} but is not: {e.reason}") from None
 
 
 def clean(text: str) -> str:
     """Normalise line ends and strip HTML to text; offsets later point into the result."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _HTML_HINT.search(text):
-        text = _DROP.sub(" ", text)
+        text = _DROP.sub(" ", _COMMENT.sub(" ", text))
         text = _BLOCK_TAGS.sub("\n", text)
         text = html.unescape(_TAG.sub("", text))
         text = re.sub(r"[ \t]+", " ", text)
@@ -82,7 +99,8 @@ def read_meta(path: Path) -> dict[str, Any]:
     published = meta.get("published")
     if published is not None:
         try:
-            date.fromisoformat(str(published))
+            # Normalised to YYYY-MM-DD: Python also reads 20240209 and 2024-W06-5.
+            meta["published"] = date.fromisoformat(str(published)).isoformat()
         except ValueError:
             raise MetadataError(f"{path.name}: impossible publication date {published!r}") from None
     return meta

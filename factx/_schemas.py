@@ -28,6 +28,7 @@ Flag = Literal[
     "date_not_in_evidence",  # date given but no date expression in evidence resolves to it
     "weekday_mismatch",  # "Dienstag, 22. Februar 2023": the weekday does not fit the date
     "speaker_not_in_text",  # the named speaker does not occur in the article
+    "name_not_in_evidence",  # most words of the treaty's name are not in its evidence
 ]
 
 

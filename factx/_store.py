@@ -82,10 +82,20 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def cache_key(
-    text_sha256: str, model: str, strategy: str, prompt_version: str, schema_version: str
+    text_sha256: str,
+    model: str,
+    strategy: str,
+    prompt_version: str,
+    schema_version: str,
+    *,
+    published: str | None = None,
 ) -> str:
-    raw = "\x1f".join((text_sha256, model, strategy, prompt_version, schema_version))
-    return hashlib.sha256(raw.encode()).hexdigest()
+    """Everything an article's result depends on. The publication date is part of it when
+    known, because relative dates ("am Donnerstag") resolve against it."""
+    parts: tuple[str, ...] = (text_sha256, model, strategy, prompt_version, schema_version)
+    if published:
+        parts += (published,)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _now() -> str:

@@ -66,6 +66,10 @@ def test_rerun_is_served_from_the_store(llm_base_url: str, tmp_path: Path) -> No
     with Pipeline(settings) as pipe:
         first = list(pipe.run([Item(path=article)]))
         assert pipe.stats.extracted == 1
+        pipe.stop()
+        # stop() ends that run; the same pipeline runs again, from the cache.
+        again = list(pipe.run([Item(path=article)]))
+    assert [r.model_dump_json() for r in again] == [r.model_dump_json() for r in first]
     with Pipeline(settings) as pipe:
         second = list(pipe.run([Item(path=article)]))
         assert (pipe.stats.extracted, pipe.stats.cached, pipe.stats.calls) == (0, 1, 0)

@@ -170,3 +170,19 @@ def test_settings_refuse_nonsense(bad: dict[str, int]) -> None:
 
     with pytest.raises(ConfigError):
         Settings(**bad)  # type: ignore[arg-type]
+
+
+def test_make_client_sends_through_a_given_transport() -> None:
+    from factx._client import make_client
+
+    seen: list[dict[str, object]] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(r.content))
+        return httpx.Response(200, json=_completion('{"speaker": "Wang Yi"}'))
+
+    s = Settings(base_url="http://test/v1", model="m")
+    llm = LLM(make_client(s, "http://test/v1", transport=httpx.MockTransport(handler)), s)
+    assert llm.ask(Answer, MSG).speaker == "Wang Yi"
+    # The schema-format layer still sits above the given transport.
+    assert len(seen) == 1 and seen[0]["model"] == "m"

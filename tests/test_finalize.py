@@ -148,3 +148,23 @@ def test_chunks_cover_the_text_with_overlap() -> None:
         assert o2 < o1 + len(c1)  # overlap
         assert text[o1 : o1 + len(c1)] == c1
     assert parts[-1][0] + len(parts[-1][1]) == len(text)
+
+
+def _treaty(name: str) -> dict[str, Any]:
+    evidence = "Beide unterzeichneten ein Abkommen über Gas."
+    return {
+        "name": name, "parties": ("China", "Russland"), "status": "signed", "date": None,
+        "date_text": None, "evidence": evidence, "_pos": TEXT.index(evidence),
+    }  # fmt: skip
+
+
+def test_a_treaty_name_made_of_its_evidence_words_passes() -> None:
+    # Inflected and shortened forms of the evidence's own words.
+    (t,) = _final(treaties=[_treaty("Abkommens über Gas")]).treaties
+    assert t.flags == ()
+
+
+def test_a_treaty_name_not_in_its_evidence_is_flagged() -> None:
+    (t,) = _final(treaties=[_treaty("Abkommen über Gas und Öl zwischen Mars und Venus")]).treaties
+    assert t.flags == ("name_not_in_evidence",)
+    assert _final(treaties=[_treaty("Abkommen über Gas")]).validated().treaties

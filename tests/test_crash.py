@@ -1,0 +1,165 @@
+"""Crash safety: ``factx extract`` killed at random points, interrupted, terminated.
+
+The command runs as a real subprocess against the cassette replay (through the fault
+proxy, which only adds latency so that kills land mid-batch). Whatever happens to it, a
+rerun must produce exactly the output of a run that was never disturbed, and the store must
+hold every article once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from .faults import (
+    RECORD_MODEL,
+    FaultProxy,
+    ReplayServer,
+    recorded_articles,
+    require_replay_coverage,
+)
+
+N_ARTICLES = 12
+KILLS = 20
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultProxy]:
+    require_replay_coverage(tmp_path_factory.mktemp("coverage"))
+    with ReplayServer() as replay, FaultProxy(replay.base_url, latency_s=0.03) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Articles with distinct dates (so distinct cache keys) and the recorded questions."""
+    folder = tmp_path_factory.mktemp("in")
+    sources = recorded_articles()
+    for i in range(N_ARTICLES):
+        src = sources[i % len(sources)]
+        dst = folder / f"{i:02d}_{src.stem}.txt"
+        shutil.copyfile(src, dst)
+        meta = json.loads(src.with_name(src.stem + ".meta.json").read_text(encoding="utf-8"))
+        meta["published"] = (date.fromisoformat(meta["published"]) + timedelta(days=i)).isoformat()
+        dst.with_name(dst.stem + ".meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    (folder / "zz_leer.txt").write_bytes(b"")  # a failure is written too
+    return folder
+
+
+def _command(proxy: FaultProxy, inputs: Path, out: Path, store: Path) -> list[str]:
+    return [
+        sys.executable, "-c", "from factx._cli import main; main()",
+        "extract", str(inputs), "-o", str(out), "--store", str(store),
+        "--base-url", proxy.base_url, "-m", RECORD_MODEL, "--timeout", "10",
+    ]  # fmt: skip
+
+
+def _run(cmd: list[str], log: Path, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    with log.open("ab") as err:
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def reference(proxy: FaultProxy, inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("ref")
+    out = tmp / "facts.jsonl"
+    done = _run(_command(proxy, inputs, out, tmp / "store.sqlite3"), tmp / "stderr.txt")
+    assert done.returncode == 1, (tmp / "stderr.txt").read_text()  # zz_leer.txt failed
+    assert len(out.read_text("utf-8").splitlines()) == N_ARTICLES + 1
+    return tmp
+
+
+def _db(store: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+
+
+def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
+    with contextlib.closing(_db(store)) as db:
+        return db.execute(sql).fetchall()
+
+
+def _assert_same_store(store: Path, ref: Path) -> None:
+    assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
+    per_key = "SELECT cache_key, status, result_json FROM articles ORDER BY cache_key"
+    assert _rows(store, per_key) == _rows(ref, per_key)  # nothing lost, nothing twice
+    facts = "SELECT cache_key, type, idx, fact_json FROM facts ORDER BY 1, 2, 3"
+    assert _rows(store, facts) == _rows(ref, facts)
+    calls = "SELECT cache_key, COUNT(*) FROM calls WHERE cache_key IS NOT NULL GROUP BY 1"
+    assert _rows(store, calls) == _rows(ref, calls)
+
+
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(
+    proxy: FaultProxy, inputs: Path, reference: Path, tmp_path: Path
+) -> None:
+    out, store, log = tmp_path / "facts.jsonl", tmp_path / "store.sqlite3", tmp_path / "err"
+    cmd = _command(proxy, inputs, out, store)
+    rng = random.Random(20)
+    killed = 0
+    for _ in range(KILLS):
+        with log.open("ab") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                time.sleep(rng.uniform(0.2, 2.2))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    killed += 1
+            finally:
+                proc.wait(timeout=30)
+    assert killed >= KILLS // 2  # most kills hit a running batch
+    final = _run(cmd, log)
+    assert final.returncode == 1  # only zz_leer.txt fails
+    assert out.read_text("utf-8") == (reference / "facts.jsonl").read_text("utf-8")
+    _assert_same_store(store, reference / "store.sqlite3")
+    # Killed runs never finished; every finished article was stored exactly once.
+    assert _rows(store, "SELECT COUNT(*) FROM articles") == [(N_ARTICLES,)]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_finishes_the_write_and_resumes(
+    sig: signal.Signals, code: int, proxy: FaultProxy, inputs: Path, reference: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    out, store, log = tmp_path / "facts.jsonl", tmp_path / "store.sqlite3", tmp_path / "err"
+    cmd = _command(proxy, inputs, out, store)
+    with log.open("ab") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with contextlib.suppress(sqlite3.Error):
+                    if store.exists() and _rows(store, "SELECT COUNT(*) FROM articles")[0][0]:
+                        break
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            returncode = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text("utf-8")
+    assert returncode == code, text
+    assert "interrupted: finished articles are in the store" in text
+    assert "Traceback" not in text
+    # The -o file is all or nothing: an interrupted run leaves none, and no temp file.
+    assert not out.exists() and not list(tmp_path.glob(".facts.jsonl.*"))
+    stored = _rows(store, "SELECT COUNT(*) FROM articles")[0][0]
+    assert isinstance(stored, int) and 1 <= stored < N_ARTICLES
+    assert _rows(store, "SELECT COUNT(*) FROM runs WHERE finished_at IS NULL") == [(0,)]
+    # Resume: the stored articles cost nothing, the rest is extracted.
+    final = _run(cmd, log)
+    assert final.returncode == 1
+    assert f"{N_ARTICLES - stored} extracted, {stored} cached, 1 failed" in log.read_text("utf-8")
+    assert out.read_text("utf-8") == (reference / "facts.jsonl").read_text("utf-8")
+    _assert_same_store(store, reference / "store.sqlite3")
