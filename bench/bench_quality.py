@@ -95,8 +95,6 @@ def run_factx(
                 log.print(f"[yellow]time budget spent: {path.stem} not run[/]")
                 rows.append({"article": path.stem, "status": "not run"})
                 continue
-            # Pipeline.run leaves its stop event set; a second run would skip everything.
-            pipe._stop.clear()
             t0 = time.perf_counter()
             (result,) = pipe.run([Item(path=path)])
             wall = time.perf_counter() - t0
@@ -198,7 +196,8 @@ def main() -> None:
         "--max-minutes",
         type=float,
         default=None,
-        help="stop starting new articles after this many minutes (rows say how many ran)",
+        help="stop starting new articles after this many minutes, shared fairly between the "
+        "model × strategy runs (rows say how many articles ran)",
     )
     add_common_args(ap, out=RESULTS / "quality.json")
     args = ap.parse_args()
@@ -218,6 +217,20 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     servers: list[dict[str, Any]] = []
     t_start = time.perf_counter()
+    runs_left = len(models) * len(args.strategies)
+
+    def share() -> float | None:
+        """A fair share of what is left of --max-minutes for the next model × strategy, so
+        one slow combination cannot starve the others (what it leaves over passes on)."""
+        nonlocal runs_left
+        if deadline is None:
+            return None
+        now = time.monotonic()
+        runs_left = max(1, runs_left)
+        d = now + max(0.0, deadline - now) / runs_left
+        runs_left -= 1
+        return d
+
     with tempfile.TemporaryDirectory(prefix="factx-quality-") as tmp:
         for model in models:
             if args.base_url is None:
@@ -231,7 +244,7 @@ def main() -> None:
                 for strategy in args.strategies:
                     results, per_article = run_factx(
                         None, model, strategy, paths, Path(tmp),
-                        timeout=args.timeout, deadline=deadline, n_ctx=args.n_ctx,
+                        timeout=args.timeout, deadline=share(), n_ctx=args.n_ctx,
                         gguf=gguf, n_threads=args.n_threads, server_log=args.server_log,
                     )  # fmt: skip
                     rows.append(
@@ -255,7 +268,7 @@ def main() -> None:
                 for strategy in args.strategies:
                     results, per_article = run_factx(
                         url, model, strategy, paths, Path(tmp),
-                        timeout=args.timeout, deadline=deadline, n_ctx=args.n_ctx,
+                        timeout=args.timeout, deadline=share(), n_ctx=args.n_ctx,
                     )  # fmt: skip
                     rows.append(
                         summarize(

@@ -6,6 +6,7 @@ expression can find is found here, and the LLM is only asked what it cannot.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -230,16 +231,27 @@ PLACES = (
 )
 
 
-def countries_in(text: str) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _countries_in(text: str) -> tuple[str, ...]:
     out = []
     for canon, forms in COUNTRIES.items():
         if any(re.search(rf"\b{re.escape(f)}", text) for f in forms):
             out.append(canon)
-    return out
+    return tuple(out)
+
+
+def countries_in(text: str) -> list[str]:
+    # Cached: the treaty and trade questions of one article ask this of the same text.
+    return list(_countries_in(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _places_in(text: str) -> tuple[str, ...]:
+    return tuple(p for p in PLACES if re.search(rf"\b{re.escape(p)}\b", text))
 
 
 def places_in(text: str) -> list[str]:
-    return [p for p in PLACES if re.search(rf"\b{re.escape(p)}\b", text)]
+    return list(_places_in(text))
 
 
 # -------------------------------------------------------------------------------- cues

@@ -259,6 +259,20 @@ def _independent(items: Iterable[_Item]) -> int:
     return len({i.source for i in items})
 
 
+def _same_event(out: _Findings, ftype: FactType, ev: _Cluster, summary: str, rule: str) -> None:
+    """One consolidated fact per event; an info finding when several articles report it."""
+    out.consolidate(ftype, ev.items, summary)
+    if len(ev.articles) > 1:
+        out.add(
+            "same_event",
+            "info",
+            ev.items,
+            f"{summary}: reported by {_independent(ev.items)} independent articles "
+            f"({_articles(ev.items)}).",
+            rule,
+        )
+
+
 # Entry point ------------------------------------------------------------------------
 
 
@@ -512,16 +526,10 @@ def _meetings(items: list[_Item], names: EntityResolver, out: _Findings) -> None
             summary = (
                 f"Meeting {who}{_at(ev.place)}, {_fmt_window(ev.window)} ({'/'.join(statuses)})"
             )
-            out.consolidate("meeting", ev.items, summary)
-            if len(ev.articles) > 1:
-                out.add(
-                    "same_event",
-                    "info",
-                    ev.items,
-                    f"{summary}: reported by {_independent(ev.items)} independent articles "
-                    f"({_articles(ev.items)}).",
-                    "meeting: same canonical participants, compatible date, place and kind",
-                )
+            _same_event(
+                out, "meeting", ev, summary,
+                "meeting: same canonical participants, compatible date, place and kind",
+            )  # fmt: skip
 
 
 def _at(place: Resolved | None) -> str:
@@ -774,16 +782,10 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
         events, _ = _group_events(same_treaty, attrs)
         for ev in events:
             summary = f"{title}: {ev.kind}, {_fmt_window(ev.window)}"
-            out.consolidate("treaty", ev.items, summary)
-            if len(ev.articles) > 1:
-                out.add(
-                    "same_event",
-                    "info",
-                    ev.items,
-                    f"{summary}: reported by {_independent(ev.items)} independent articles "
-                    f"({_articles(ev.items)}).",
-                    "treaty: same name or evidence, same canonical parties, same status and date",
-                )
+            _same_event(
+                out, "treaty", ev, summary,
+                "treaty: same name or evidence, same canonical parties, same status and date",
+            )  # fmt: skip
 
 
 def _phase(item: _Item) -> str:

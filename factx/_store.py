@@ -7,6 +7,7 @@ schema change is a new entry at the end of ``MIGRATIONS``, never an edit of an o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
@@ -182,48 +183,54 @@ class Store:
         calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
     ) -> None:
         """Store one article, its facts and its calls in one transaction."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM articles WHERE cache_key=?", (key,))
+            db.execute(
+                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key,
+                    result.article_id,
+                    result.text_sha256,
+                    result.model,
+                    result.strategy,
+                    result.prompt_version,
+                    result.schema_version,
+                    result.status,
+                    result.model_dump_json(),
+                    run_id,
+                    _now(),
+                ),
+            )
+            for kind, items in (
+                ("meeting", result.meetings),
+                ("statement", result.statements),
+                ("treaty", result.treaties),
+                ("trade_figure", result.trade_figures),
+            ):
+                for i, f in enumerate(items):
+                    db.execute(
+                        "INSERT INTO facts VALUES (?,?,?,?,?,?,?,?)",
+                        (
+                            key,
+                            kind,
+                            i,
+                            f.alignment,
+                            ",".join(f.flags),
+                            f.char_start,
+                            f.char_end,
+                            f.model_dump_json(),
+                        ),
+                    )
+            self._insert_calls(run_id, key, calls)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing, also on KeyboardInterrupt: a kill leaves the previous state."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("DELETE FROM articles WHERE cache_key=?", (key,))
-                db.execute(
-                    "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        key,
-                        result.article_id,
-                        result.text_sha256,
-                        result.model,
-                        result.strategy,
-                        result.prompt_version,
-                        result.schema_version,
-                        result.status,
-                        result.model_dump_json(),
-                        run_id,
-                        _now(),
-                    ),
-                )
-                for kind, items in (
-                    ("meeting", result.meetings),
-                    ("statement", result.statements),
-                    ("treaty", result.treaties),
-                    ("trade_figure", result.trade_figures),
-                ):
-                    for i, f in enumerate(items):
-                        db.execute(
-                            "INSERT INTO facts VALUES (?,?,?,?,?,?,?,?)",
-                            (
-                                key,
-                                kind,
-                                i,
-                                f.alignment,
-                                ",".join(f.flags),
-                                f.char_start,
-                                f.char_end,
-                                f.model_dump_json(),
-                            ),
-                        )
-                self._insert_calls(run_id, key, calls)
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -252,20 +259,13 @@ class Store:
         message: str,
         calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
     ) -> None:
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute(
-                    "INSERT INTO failures (run_id, article_id, path, error, message, created_at) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (run_id, article_id, path, error, message, _now()),
-                )
-                self._insert_calls(run_id, None, calls)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO failures (run_id, article_id, path, error, message, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (run_id, article_id, path, error, message, _now()),
+            )
+            self._insert_calls(run_id, None, calls)
 
     # -- reading -----------------------------------------------------------------------
 

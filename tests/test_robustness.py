@@ -184,9 +184,11 @@ def test_retried_spend_stays_within_the_article_budget(tmp_path: Path) -> None:
         # docs/robustness.md: at most the budget plus one question's re-asks.
         assert spent <= budget + (reasks + 1) * largest
         assert r.status == "partial"
-        # Only what needs no answer is left: quotes whose speaker the sentence names.
-        assert not (r.meetings or r.treaties or r.trade_figures)
+        # Only what needs no answer is left: quotes whose speaker the sentence names, and
+        # meetings whose sentence names the two people and a meeting verb (no place then).
+        assert not (r.treaties or r.trade_figures)
         assert all(s.alignment == "exact" for s in r.statements)
+        assert all(m.location is None and len(m.participants) == 2 for m in r.meetings)
         assert r.errors[-1].error == "BudgetExceededError"
         assert r.errors[-1].message == f"token budget of {budget} per article is spent"
     # Re-asks never pile up context: the original two messages plus two per re-ask.

@@ -1,0 +1,109 @@
+"""The questions strategy against a scripted model: what factx decides itself (who met,
+the kind of a meeting, which questions are worth asking) whatever the model answers."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+
+import httpx
+import instructor
+import openai
+
+from factx import Settings
+from factx._client import LLM, SchemaFormatTransport
+from factx._extract import Extractor, _kind
+from factx._read import read_text_document
+
+# Written for this test, about the call of 8 February 2024 and Wang Yi's visit of 2023.
+TEXT = (
+    "Xi Jinping und Wladimir Putin telefonierten am Donnerstag miteinander. "
+    "Im Februar 2023 empfing Putin den chinesischen Außenminister Wang Yi in Moskau. "
+    "Die Wirtschaft der Region wächst seit Jahren nur langsam. "
+    "Viele Betriebe suchen neue Märkte. "
+    "Die Häfen am Pazifik werden ausgebaut. "
+    "Auch die Bahnstrecken sollen schneller werden. "
+    "Ein Treffen der beiden Fachleute ist für den Herbst geplant."
+)
+
+# A careless model: it names the wrong people and puts every meeting in Moskau.
+CARELESS = {
+    "MeetingAnswer": {
+        "is_meeting": True,
+        "participants": ["Wladimir Putin", "Wang Yi"],
+        "location": "Moskau",
+        "status": "held",
+    },
+    "SpeakerAnswer": {"speaker": "unknown"},
+    "TreatyAnswer": {"is_agreement": False, "name": "", "parties": [], "status": "signed"},
+    "TradeAnswer": {"is_trade_figure": False, "metric": "other"},
+}
+
+
+def _completion(content: str) -> dict[str, object]:
+    return {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }  # fmt: skip
+
+
+def _extract(answers: dict[str, dict[str, object]] = CARELESS) -> tuple[object, Counter[str]]:
+    asked: Counter[str] = Counter()
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        body = json.loads(r.content)
+        rf = body["response_format"]
+        title = (rf.get("schema") or rf["json_schema"]["schema"])["title"]
+        asked[title] += 1
+        return httpx.Response(200, json=_completion(json.dumps(answers[title])))
+
+    http = httpx.Client(transport=SchemaFormatTransport(httpx.MockTransport(handler)))
+    client = openai.OpenAI(base_url="http://test/v1", api_key="k", max_retries=0, http_client=http)  # type: ignore[arg-type]
+    settings = Settings(base_url="http://test/v1", model="m", strategy="questions")
+    llm = LLM(
+        instructor.from_openai(client, mode=instructor.Mode.JSON_SCHEMA),
+        settings,
+        sleep=lambda _: None,
+    )
+    doc = read_text_document(TEXT, doc_id="t", published=date(2024, 2, 9))
+    return Extractor(llm, settings).extract(doc).facts, asked
+
+
+def test_a_sentence_naming_two_people_names_who_met() -> None:
+    facts, _ = _extract()
+    by_text = {m.evidence.split()[0]: m for m in facts.meetings}  # type: ignore[attr-defined]
+    call = by_text["Xi"]
+    assert set(call.participants) == {"Xi Jinping", "Wladimir Putin"}
+    assert call.date == "2024-02-08"
+
+
+def test_the_kind_comes_from_the_words_and_a_call_has_no_place() -> None:
+    facts, _ = _extract()
+    by_text = {m.evidence.split()[0]: m for m in facts.meetings}  # type: ignore[attr-defined]
+    assert (by_text["Xi"].kind, by_text["Xi"].location) == ("phone", None)
+    assert (by_text["Im"].kind, by_text["Im"].location) == ("in_person", "Moskau")
+
+
+def test_a_meeting_cue_with_nobody_in_sight_is_not_asked() -> None:
+    facts, asked = _extract()
+    # Three cue sentences; nobody is named near the experts' meeting (not even a few
+    # sentences back, where "die beiden" looks), so no answer could make it one: no call.
+    assert asked["MeetingAnswer"] == 2
+    assert len(facts.meetings) == 2  # type: ignore[attr-defined]
+
+
+def test_meeting_kind_cues() -> None:
+    assert _kind("Die beiden sprachen während eines einstündigen Telefongesprächs.") == "phone"
+    assert _kind("Im Dezember hielten Putin und Xi ein virtuelles Treffen ab.") == "video"
+    assert _kind("Putin empfing Wang im Kreml.") == "in_person"
+
+
+def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
+    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False, "participants": [],
+                                        "location": "none", "status": "held"}}  # fmt: skip
+    facts, _ = _extract(no)
+    # "telefonierten" and "empfing" each between exactly two named people.
+    assert sorted(m.kind for m in facts.meetings) == ["in_person", "phone"]  # type: ignore[attr-defined]
