@@ -117,6 +117,16 @@ def cli() -> None:
     is_flag=True,
     help="Also emit facts that failed grounding or value checks (flagged).",
 )
+@click.option(
+    "--n-ctx",
+    type=click.IntRange(min=512),
+    default=4096,
+    show_default=True,
+    envvar="FACTX_N_CTX",
+    show_envvar=True,
+    help="Context of the local server (embedded, or behind --base-url): the whole "
+    "strategy sizes its chunks to it.",
+)
 @click.option("--stats", is_flag=True, help="Print a summary line of calls and tokens to stderr.")
 @click.option(
     "--server-log",
@@ -141,6 +151,7 @@ def extract(
     timeout: float,
     token_budget: int,
     include_flagged: bool,
+    n_ctx: int,
     stats: bool,
     server_log: Path | None,
     verbose: bool,
@@ -185,6 +196,7 @@ def extract(
             store_path=store_path,
             timeout=timeout,
             token_budget=token_budget,
+            n_ctx=n_ctx,
         )
     except FactxError as e:
         raise click.UsageError(str(e)) from None

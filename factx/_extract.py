@@ -555,8 +555,8 @@ class Extractor:
     ) -> None:
         pub = doc.published
         size, max_tokens = self.settings.max_chunk_chars, 4096
-        if self.settings.embedded:
-            # The embedded server's context holds prompt and answer: about 1.5 chars a token.
+        if not self.settings.hosted:
+            # A local server's context holds prompt and answer: about 1.5 chars a token.
             size, max_tokens = min(size, self.settings.n_ctx * 3 // 2), self.settings.n_ctx // 2
         for offset, chunk in chunks(doc.text, size, min(self.settings.chunk_overlap, size // 4)):
             prompt = self.prompts.render(

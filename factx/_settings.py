@@ -40,7 +40,7 @@ class Settings:
     token_budget: int = 60_000  # prompt + completion tokens per article, retries included
     max_chunk_chars: int = 12_000
     chunk_overlap: int = 400
-    n_ctx: int = 4096
+    n_ctx: int = 4096  # the local server's context (embedded or behind base_url)
     n_threads: int | None = None
     temperature: float = 0.0
     seed: int = 0
@@ -62,6 +62,11 @@ class Settings:
         return self.base_url is None
 
     @property
+    def hosted(self) -> bool:
+        """OpenAI itself, as opposed to a local server (embedded, llama.cpp, Ollama, vLLM)."""
+        return self.base_url is not None and "api.openai.com" in self.base_url
+
+    @property
     def resolved_store_path(self) -> Path:
         return self.store_path or self.cache_dir / "factx.sqlite3"
 
@@ -70,7 +75,7 @@ class Settings:
             return self.mode
         # OpenAI itself gets TOOLS; local servers (llama.cpp, Ollama, vLLM) JSON_SCHEMA,
         # which held schemas where plain JSON mode broke them (instructor issue tracker).
-        if self.base_url is not None and "api.openai.com" in self.base_url:
+        if self.hosted:
             return "tools"
         return "json_schema"
 
@@ -78,7 +83,7 @@ class Settings:
         if self.strategy != "auto":
             return self.strategy
         # Small local models fail at whole-schema extraction (measured; see README).
-        if self.base_url is not None and "api.openai.com" in self.base_url:
+        if self.hosted:
             return "whole"
         return "questions"
 

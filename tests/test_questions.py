@@ -107,3 +107,31 @@ def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
     facts, _ = _extract(no)
     # "telefonierten" and "empfing" each between exactly two named people.
     assert sorted(m.kind for m in facts.meetings) == ["in_person", "phone"]  # type: ignore[attr-defined]
+
+
+def _whole_requests(base_url: str, text: str) -> list[dict[str, object]]:
+    sent: list[dict[str, object]] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(r.content))
+        empty = {"meetings": [], "statements": [], "treaties": [], "trade_figures": []}
+        return httpx.Response(200, json=_completion(json.dumps(empty)))
+
+    http = httpx.Client(transport=SchemaFormatTransport(httpx.MockTransport(handler)))
+    client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0, http_client=http)  # type: ignore[arg-type]
+    settings = Settings(
+        base_url=base_url, model="m", strategy="whole", mode="json_schema", n_ctx=1024
+    )
+    llm = LLM(instructor.from_openai(client, mode=instructor.Mode.JSON_SCHEMA), settings)
+    doc = read_text_document(text, doc_id="t", published=date(2024, 2, 9))
+    Extractor(llm, settings).extract(doc)
+    return sent
+
+
+def test_whole_strategy_fits_a_local_servers_context() -> None:
+    text = " ".join(["Putin und Xi sprachen lange über den Handel."] * 220)  # ~10,000 chars
+    local = _whole_requests("http://127.0.0.1:8080/v1", text)
+    # 1,024 tokens of context: chunks of 1,536 chars, answers of at most 512 tokens.
+    assert len(local) >= 7 and {r["max_tokens"] for r in local} == {512}
+    hosted = _whole_requests("https://api.openai.com/v1", text)
+    assert len(hosted) == 1 and hosted[0]["max_tokens"] == 4096
