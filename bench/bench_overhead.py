@@ -159,20 +159,28 @@ class ReplayTransport(httpx.BaseTransport):
         self.seconds = 0.0
         self.requests = 0
         self.adapted = 0
+        self.synthesized = 0  # of the adapted: no recorded answer of that schema
         self._lock = threading.Lock()
 
     def _adapt(self, body: dict[str, Any]) -> bytes:
         schema = _schema(body)
         candidates = self.recorded.get(str(schema.get("title", "")))
-        if not candidates:
-            raise RuntimeError(f"no recorded answer for schema {schema.get('title')!r}")
         text = _user_text(body)
+        if not candidates:
+            # A question the cassettes' articles never needed (their words settle it): the
+            # nearest recorded envelope, with the schema's first valid value as content.
+            # Counted apart; it keeps the code path, not the model's judgement.
+            candidates = [c for cs in self.recorded.values() for c in cs]
+            with self._lock:
+                self.synthesized += 1
         _, response = max(candidates, key=lambda c: fuzz.ratio(c[0], text))
         response = json.loads(json.dumps(response))
         message = response["choices"][0]["message"]
         try:
             content = json.loads(message.get("content") or "{}")
         except ValueError:
+            content = {}
+        if not self.recorded.get(str(schema.get("title", ""))):
             content = {}
         message["content"] = json.dumps(_fit(content, schema, schema.get("$defs", {})))
         return json.dumps(response).encode()
@@ -338,6 +346,7 @@ def replay_articles(
         "warmup": warmup,
         "replayed_requests": replay.requests,
         "adapted_replays": replay.adapted,
+        "synthesized_replays": replay.synthesized,
         "own_ms_median": statistics.median(all_own),
         "own_ms_p95": percentile(all_own, 0.95),
         "own_ms_max": max(all_own),
@@ -567,7 +576,8 @@ def main() -> None:
             f"all but LLM median {summary['wall_ms_median']:.2f} ms; "
             f"first article in the process {summary['first_article_cold']['total_ms']} ms; "
             f"replayed {summary['replayed_requests']} answers, "
-            f"{summary['adapted_replays']} adapted; "
+            f"{summary['adapted_replays']} adapted "
+            f"({summary['synthesized_replays']} with no recorded answer of their schema); "
             f"goal met: {'yes' if summary['goal_met'] else 'NO'}"
         )
     print_table(f"Cached rerun of {args.synthetic} synthetic articles", CACHED_COLUMNS, [cached])

@@ -812,16 +812,32 @@ def finalize(
         if surname and surname.lower() not in text.lower():
             out["flags"].append("speaker_not_in_text")
         statements.append(Statement(**_flagged(out)))
+    bases: list[str] = []  # each kept treaty's name as the model gave it
     for d in sorted(drafts.treaties, key=lambda d: d.get("_pos", 0)):
         out = located(d)
-        tkey = ("t", _norm_key(out["name"]))
-        if tkey in seen or any(_same_treaty(t, out) for t in treaties):
+        base = out["name"]
+        out["name"] = _with_proper_name(base, out["evidence"])
+        tkey = ("t", _norm_key(base))
+        twin = next(
+            (i for i, t in enumerate(treaties) if _same_treaty(t, bases[i], out, base)), None
+        )
+        # One agreement told twice: keep the first telling, unless a later one gives its
+        # proper name ("Nuklearvertrag New START" after "Atomwaffenkontrollvertrag").
+        if twin is not None and not (
+            _ACRONYM.search(out["name"]) and not _ACRONYM.search(treaties[twin].name)
+        ):
+            continue
+        if twin is None and tkey in seen:
             continue
         seen.add(tkey)
         check_date(out, out["evidence"])
         if not _name_in(out["name"], out["evidence"]):
             out["flags"].append("name_not_in_evidence")
-        treaties.append(Treaty(**_flagged(out)))
+        if twin is None:
+            treaties.append(Treaty(**_flagged(out)))
+            bases.append(base)
+        else:
+            treaties[twin], bases[twin] = Treaty(**_flagged(out)), base
     for d in sorted(drafts.trade_figures, key=lambda d: d.get("_pos", 0)):
         out = located(d)
         fkey = ("f", str(out["value"]), str(out["currency"]), str(out["period"]))
@@ -875,11 +891,27 @@ def _same_meeting(a: dict[str, Any], b: dict[str, Any]) -> bool:
     )
 
 
-def _same_treaty(t: Treaty, d: dict[str, Any]) -> bool:
-    """One agreement told twice in an article: same status, compatible dates, similar name."""
+def _same_treaty(t: Treaty, t_base: str, d: dict[str, Any], d_base: str) -> bool:
+    """One agreement told twice in an article: same status, compatible dates, similar name
+    (as the model gave it, before ``_with_proper_name``)."""
     if t.status != d["status"] or (t.date and d["date"] and not _dates_meet(t.date, d["date"])):
         return False
-    return fuzz.partial_ratio(t.name.lower(), d["name"].lower()) >= 70
+    return fuzz.partial_ratio(t_base.lower(), d_base.lower()) >= 70
+
+
+# An acronym, optionally after one capitalised word: "New START", "INF", "AUKUS".
+_PROPER_AFTER = r"\s+((?:[A-Z][a-z]+\s)?[A-Z]{2,}[A-Z0-9]*)\b"
+# States and blocs are parties, not names: "Abkommen mit den USA" is not a proper name.
+_ACRONYM = re.compile(r"\b(?!(?:USA|US|EU|UN|UNO)\b)[A-Z]{2,}[A-Z0-9]*\b")
+
+
+def _with_proper_name(name: str, evidence: str) -> str:
+    """The model's name, extended by the proper name that follows it in the evidence: small
+    models answer with the common noun ("Nuklearvertrag") of "Nuklearvertrag New START"."""
+    if not name:
+        return name
+    m = re.search(re.escape(name) + _PROPER_AFTER, evidence)
+    return f"{name} {m.group(1)}" if m else name
 
 
 def _dates_meet(a: str, b: str) -> bool:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from factx._extract import _Drafts, _participants, _tense, _treaty_status, chunks, finalize
+from factx._extract import (
+    _Drafts,
+    _participants,
+    _tense,
+    _treaty_status,
+    _with_proper_name,
+    chunks,
+    finalize,
+)
 from factx._read import read_text_document
 from factx._schemas import Usage
 
@@ -16,8 +24,8 @@ TEXT = (
 )
 
 
-def _final(**drafts: list[dict[str, Any]]) -> Any:
-    doc = read_text_document(TEXT, doc_id="t", published=date(2024, 2, 9))
+def _final(text: str = TEXT, **drafts: list[dict[str, Any]]) -> Any:
+    doc = read_text_document(text, doc_id="t", published=date(2024, 2, 9))
     d = _Drafts.empty()
     for k, v in drafts.items():
         getattr(d, k).extend(v)
@@ -168,3 +176,56 @@ def test_a_treaty_name_not_in_its_evidence_is_flagged() -> None:
     (t,) = _final(treaties=[_treaty("Abkommen über Gas und Öl zwischen Mars und Venus")]).treaties
     assert t.flags == ("name_not_in_evidence",)
     assert _final(treaties=[_treaty("Abkommen über Gas")]).validated().treaties
+
+
+# Written for these tests: the suspension of New START in February 2023.
+START = (
+    "Russland hat die Teilnahme am letzten Abrüstungsvertrag mit Washington ausgesetzt. "
+    "Am Dienstag setzte Putin den Atomvertrag New START aus. "
+    "Der Pakt begrenzt die Zahl der Sprengköpfe."
+)
+
+
+def _suspended(name: str, sentence: str) -> dict[str, Any]:
+    return {
+        "name": name, "parties": ("Russland", "USA"), "status": "suspended", "date": None,
+        "date_text": None, "evidence": sentence, "_pos": START.index(sentence),
+    }  # fmt: skip
+
+
+def test_a_name_is_extended_by_the_proper_name_that_follows_it() -> None:
+    s = "Am Dienstag setzte Putin den Atomvertrag New START aus."
+    assert _with_proper_name("Atomvertrag", s) == "Atomvertrag New START"
+    assert _with_proper_name("Vertrag", "Der INF Vertrag ist tot.") == "Vertrag"
+    assert _with_proper_name("INF-Vertrag", "Der INF-Vertrag AUKUS") == "INF-Vertrag AUKUS"
+    # A party is not a name, and a lower-case word is not a proper name.
+    assert _with_proper_name("Abkommen", "Das Abkommen mit den USA gilt.") == "Abkommen"
+    assert _with_proper_name("Pakt", "Der Pakt begrenzt die Zahl.") == "Pakt"
+    assert _with_proper_name("", s) == ""
+
+
+def test_a_later_telling_that_names_the_treaty_replaces_the_first() -> None:
+    first = "Russland hat die Teilnahme am letzten Abrüstungsvertrag mit Washington ausgesetzt."
+    named = "Am Dienstag setzte Putin den Atomvertrag New START aus."
+    r = _final(
+        START,
+        treaties=[_suspended("Abrüstungsvertrag", first), _suspended("Atomvertrag", named)],
+    )
+    (t,) = r.treaties
+    assert t.name == "Atomvertrag New START"
+    assert START[t.char_start : t.char_end] == named
+    assert t.flags == ()
+
+
+def test_a_named_treaty_is_not_replaced_by_a_later_common_noun() -> None:
+    named = "Am Dienstag setzte Putin den Atomvertrag New START aus."
+    later = "Russland hat die Teilnahme am letzten Abrüstungsvertrag mit Washington ausgesetzt."
+    text = named + " " + later
+    r = _final(
+        text,
+        treaties=[
+            {**_suspended("Atomvertrag", named), "_pos": 0},
+            {**_suspended("Abrüstungsvertrag", later), "_pos": len(named) + 1},
+        ],
+    )
+    assert [t.name for t in r.treaties] == ["Atomvertrag New START"]

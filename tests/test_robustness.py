@@ -12,6 +12,7 @@ the five seed articles with the real embedded model is ``test_seeds_live`` (``sl
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import os
@@ -377,6 +378,12 @@ def test_seeds_live(shared_dir: Path, tmp_path: Path) -> None:
     assert len(lines) == 50
     m = _SUMMARY.search(res.stderr)
     assert m and sum(map(int, m.groups())) == 50
+    spent = [r.usage.prompt_tokens + r.usage.completion_tokens for r in lines]
+    print(  # the figures for the closing note; run with -s
+        f"\n{m.group(0)}; requests {proxy.log.requests}, faults {dict(proxy.log.faults)}; "
+        f"tokens per article max {max(spent)}, statuses "
+        f"{dict(collections.Counter(r.status for r in lines))}"
+    )
     for r in lines:
         assert r.status != "failed" or (r.errors and r.errors[-1].message)
         assert r.usage.prompt_tokens + r.usage.completion_tokens <= 60_000 + 2 * 4096
