@@ -350,6 +350,11 @@ def git_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "-s"))}
 
 
+# Read when the benchmark starts, which is when its code was imported: a commit made
+# during a long run must not be credited with its results.
+GIT_AT_START = git_state()
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -389,7 +394,7 @@ def write_json(path: Path, benchmark: str, payload: dict[str, Any]) -> None:
         "command": command_line(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "factx": getattr(factx, "__version__", None) or _dist_version("factx"),
-        "git": git_state(),
+        "git": GIT_AT_START,
         "machine": machine(),
         **payload,
     }
