@@ -2,7 +2,8 @@
 
 Started by ``bench_langextract.py`` with the Python of the langextract venv (``.venv-bench``),
 so that langextract's dependencies never meet factx's (google-genai pins tenacity < 9.2).
-It imports langextract, openai and httpx only, never factx.
+It imports langextract, openai and openai's HTTP library only (httpx, or httpx2 from
+openai 3.x on), never factx.
 
 Job: ``{"base_url", "model", "prompt", "examples": [{"text", "extractions": [...]}],
 "articles": [{"id", "text"}], "config": {...}}``. Each output line: the article id, its
@@ -19,8 +20,12 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import openai
+from openai import _base_client
+
+# The HTTP library this openai release sends through: its transports and clients must be
+# that library's (newer openai 3.x releases import httpx2 instead of httpx).
+httpx: Any = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")  # noqa: B009
 
 PLACEHOLDER_KEY = "sk-no-key-required"
 
@@ -102,7 +107,7 @@ def main() -> None:
     from langextract.providers.schemas.openai import OpenAISchema
 
     job = json.load(sys.stdin)
-    versions = {name: version(name) for name in ("langextract", "openai", "httpx")}
+    versions = {name: version(name) for name in ("langextract", "openai", httpx.__name__)}
     print(json.dumps({"worker": versions}), flush=True)
     cfg = job["config"]
     examples = [
