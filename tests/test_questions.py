@@ -50,7 +50,11 @@ def _completion(content: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _extract(answers: dict[str, dict[str, object]] = CARELESS) -> tuple[object, Counter[str]]:
+def _extract(
+    answers: dict[str, dict[str, object]] = CARELESS,
+    text: str = TEXT,
+    published: date = date(2024, 2, 9),
+) -> tuple[object, Counter[str]]:
     asked: Counter[str] = Counter()
 
     def handler(r: httpx.Request) -> httpx.Response:
@@ -68,7 +72,7 @@ def _extract(answers: dict[str, dict[str, object]] = CARELESS) -> tuple[object, 
         settings,
         sleep=lambda _: None,
     )
-    doc = read_text_document(TEXT, doc_id="t", published=date(2024, 2, 9))
+    doc = read_text_document(text, doc_id="t", published=published)
     return Extractor(llm, settings).extract(doc).facts, asked
 
 
@@ -107,6 +111,39 @@ def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
     facts, _ = _extract(no)
     # "telefonierten" and "empfing" each between exactly two named people.
     assert sorted(m.kind for m in facts.meetings) == ["in_person", "phone"]  # type: ignore[attr-defined]
+
+
+# Written for these tests, about Russia suspending New START on 21 February 2023.
+START = (
+    "Moskau hat seine Teilnahme am letzten Atomwaffenvertrag mit Washington ausgesetzt. "
+    "Die Lage an der Grenze blieb ruhig. "
+    "Am Dienstag setzte Putin die Teilnahme am Nuklearvertrag New START aus. "
+    "Die Sprecherin des Weißen Hauses nannte den Schritt bedauerlich."
+)
+
+
+def test_a_treaty_named_beside_a_status_verb_outranks_a_no() -> None:
+    facts, asked = _extract(text=START, published=date(2023, 2, 22))
+    assert asked["TreatyAnswer"] == 2
+    (t,) = facts.treaties  # type: ignore[attr-defined]
+    assert (t.name, t.status, t.date) == ("Nuklearvertrag New START", "suspended", "2023-02-21")
+    assert START[t.char_start : t.char_end].startswith("Am Dienstag setzte Putin")
+    assert t.flags == ()
+
+
+def test_the_telling_with_the_proper_name_stands_for_the_treaty() -> None:
+    yes = {**CARELESS, "TreatyAnswer": {"is_agreement": True, "name": "Atomwaffenvertrag",
+                                        "parties": [], "status": "signed"}}  # fmt: skip
+    facts, _ = _extract(yes, text=START, published=date(2023, 2, 22))
+    # Both sentences tell of one suspended nuclear treaty; the second gives its name.
+    (t,) = facts.treaties  # type: ignore[attr-defined]
+    assert t.status == "suspended" and "New START" in t.name
+
+
+def test_without_a_status_verb_a_proper_name_is_left_to_the_model() -> None:
+    text = "Der Nuklearvertrag New START begrenzt die Zahl der Sprengköpfe."
+    facts, asked = _extract(text=text, published=date(2023, 2, 22))
+    assert asked["TreatyAnswer"] == 1 and facts.treaties == ()  # type: ignore[attr-defined]
 
 
 def _whole_requests(base_url: str, text: str) -> list[dict[str, object]]:
