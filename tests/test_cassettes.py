@@ -7,9 +7,11 @@ cache, the CLI. Re-record with the command in conftest.py when prompts or schema
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from factx import ArticleFacts, Pipeline, Settings
@@ -17,7 +19,7 @@ from factx._batch import Item
 from factx._cli import cli
 from factx._store import Store
 
-from .conftest import DATA, RECORD_MODEL
+from .conftest import DATA, RECORD_MODEL, SECRET_HEADERS
 
 ARTICLES = sorted(DATA.glob("*.txt"))
 
@@ -103,3 +105,19 @@ def test_cli_extract_writes_one_line_per_article(llm_base_url: str, tmp_path: Pa
     assert "stats: llm_calls=0 " in res2.stderr
     assert out.read_text(encoding="utf-8").splitlines() == lines
     assert json.loads(lines[0])["model"] == RECORD_MODEL
+
+
+def test_no_committed_cassette_holds_a_key() -> None:
+    """Every checked-in cassette: no secret header, no key-shaped string anywhere."""
+    paths = sorted((Path(__file__).parent.parent / "cassettes").rglob("*.yaml"))
+    assert paths
+    key = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+", re.I)
+    for path in paths:
+        raw = path.read_text(encoding="utf-8")
+        assert not key.search(raw), path
+        for it in yaml.safe_load(raw)["interactions"]:
+            for part in ("request", "response"):
+                names = {h.lower() for h in it[part].get("headers", {})}
+                assert not names & set(SECRET_HEADERS), (path, names & set(SECRET_HEADERS))
+            # Recorded from a real server: its own response headers are there.
+            assert "server" in {h.lower() for h in it["response"]["headers"]}, path
