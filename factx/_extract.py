@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from rapidfuzz import fuzz
 
 from ._candidates import (
+    SPEECH_VERB,
     Candidates,
     Span,
     context_around,
@@ -233,6 +234,21 @@ def _date_of(span_text: str, published: date | None) -> tuple[str | None, str | 
         if m.date.value:
             return m.date.value, m.text
     return None, None
+
+
+def _meeting_dates(sentence: str, published: date | None) -> list[tuple[str | None, str | None]]:
+    """The date of each meeting a sentence tells: one, or several joined by "und" where each
+    later date leads to a meeting noun ("treffen sich im Juni in Astana und im Oktober auf
+    einem Gipfel in Kasan")."""
+    found = [m for m in find_dates(sentence, published) if m.date.value]
+    if not found:
+        return [(None, None)]
+    out = [found[0]]
+    for prev, m in zip(found, found[1:], strict=False):
+        between, after = sentence[prev.end : m.start], sentence[m.end : m.end + 60]
+        if _MET.search(between) and re.search(r"\bund\b", between) and _MEETING_NOUN.search(after):
+            out.append(m)
+    return [(m.date.value, m.text) for m in out]
 
 
 def _period_of(
@@ -482,6 +498,10 @@ class Extractor:
             _meeting_model(tuple(people), tuple(places)), prompt, "meeting", errors, on_call
         )
         in_sentence = mentions(s.text, people)
+        if len(in_sentence) > 2:
+            # "Putin und Xi würden sich im Juni treffen, sagte Lawrow": who reports a
+            # meeting is not one of those who meet.
+            in_sentence = [p for p in in_sentence if not _reports(s.text, p)]
         # "traf sich Lawrow am Dienstag auch mit Xi": a meeting verb and exactly two people
         # in one sentence is a meeting, and those two met. The 1.5B model said "no" to such
         # sentences and swapped participants for people from the context.
@@ -496,20 +516,21 @@ class Extractor:
         if len(participants) < 2:
             return
         location = ans.location if ans is not None else "none"
-        iso, raw = _date_of(s.text, doc.published)
         kind = _kind(s.text)
-        drafts.meetings.append(
-            {
-                "participants": participants,
-                "location": None if location == "none" or kind != "in_person" else location,
-                "date": iso,
-                "date_text": raw,
-                "kind": kind,
-                "status": _tense(s.text) or (ans.status if ans is not None else "held"),
-                "evidence": s.text,
-                "_pos": s.start,
-            }
-        )
+        for i, (iso, raw) in enumerate(_meeting_dates(s.text, doc.published)):
+            place = location if i == 0 else "none"  # the answer's place is the first one's
+            drafts.meetings.append(
+                {
+                    "participants": participants,
+                    "location": None if place == "none" or kind != "in_person" else place,
+                    "date": iso,
+                    "date_text": raw,
+                    "kind": kind,
+                    "status": _tense(s.text) or (ans.status if ans is not None else "held"),
+                    "evidence": s.text,
+                    "_pos": s.start,
+                }
+            )
 
     def _treaty(
         self,
@@ -675,6 +696,21 @@ _MET = re.compile(
     r"telefonierte\w*|telefoniert|Telefonat\w*|Telefongespräch\w*|Gipfel\w*|"
     r"Videokonferenz|virtuelle\w* Treffen|besuchte|besucht)\b"
 )
+
+
+def _reports(sentence: str, person: str) -> bool:
+    """``person`` is the subject of a speech verb in ``sentence``: "sagte Lawrow", "sagte der
+    Außenminister Sergej Lawrow", "Lawrow sagte", "so Lawrow"."""
+    name = re.escape(person.split()[-1])
+    verb = SPEECH_VERB.pattern
+    return bool(
+        # Only spaces between verb and name: "sagte, Putin habe …" opens a clause instead.
+        re.search(rf"{verb}\s+(?:[\w-]+\s+){{0,4}}?{name}\b", sentence)
+        or re.search(rf"\b{name}\W+{verb}", sentence)
+    )
+
+
+_MEETING_NOUN = re.compile(r"\b(?:Treffen|Gipfel\w*|\w+gipfel\w*|Besuch\w*)\b")
 _BOTH = re.compile(r"\b(?:die|der|den) beiden\b|\bbeide\b", re.I)
 
 

@@ -82,6 +82,16 @@ def reference(proxy: FaultProxy, inputs: Path, tmp_path_factory: pytest.TempPath
     return tmp
 
 
+@contextlib.contextmanager
+def _slow(proxy: FaultProxy) -> Iterator[None]:
+    """Slower answers, so that the rest of a batch outlasts a signal on any machine."""
+    latency, proxy.latency_s = proxy.latency_s, KILL_LATENCY_S
+    try:
+        yield
+    finally:
+        proxy.latency_s = latency
+
+
 def _db(store: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{store}?mode=ro", uri=True)
 
@@ -111,8 +121,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     # The kill point is counted in requests, not seconds, so it lands mid-batch on a slow
     # or a fast machine alike: after the k-th request reached the server, somewhere in its
     # answer, the parsing or the store write that follows.
-    latency, proxy.latency_s = proxy.latency_s, KILL_LATENCY_S
-    try:
+    with _slow(proxy):
         for _ in range(KILLS):
             with log.open("ab") as err:
                 start = proxy.log.requests
@@ -127,8 +136,6 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
                         killed += 1
                 finally:
                     proc.wait(timeout=30)
-    finally:
-        proxy.latency_s = latency
     assert killed >= KILLS - 2  # the batch is long enough for every kill to hit it
     final = _run(cmd, log)
     assert final.returncode == 1  # only zz_leer.txt fails
@@ -145,7 +152,7 @@ def test_interrupt_finishes_the_write_and_resumes(
 ) -> None:  # fmt: skip
     out, store, log = tmp_path / "facts.jsonl", tmp_path / "store.sqlite3", tmp_path / "err"
     cmd = _command(proxy, inputs, out, store)
-    with log.open("ab") as err:
+    with _slow(proxy), log.open("ab") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         try:
             deadline = time.monotonic() + 30

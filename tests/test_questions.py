@@ -113,6 +113,26 @@ def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
     assert sorted(m.kind for m in facts.meetings) == ["in_person", "phone"]  # type: ignore[attr-defined]
 
 
+# Written for this test, about the summits Lavrov announced in April 2024 (Astana, Kazan).
+SUMMITS = (
+    "Der russische Außenminister Sergej Lawrow sprach am Dienstag in Peking. "
+    "Wladimir Putin und Xi Jinping würden sich im Juli in Astana treffen und im Oktober "
+    "auf einem Gipfel in Kasan, sagte Lawrow."
+)
+
+
+def test_who_reports_a_meeting_is_not_a_participant_and_each_date_is_a_meeting() -> None:
+    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False, "participants": [],
+                                        "location": "none", "status": "held"}}  # fmt: skip
+    facts, _ = _extract(no, text=SUMMITS, published=date(2024, 4, 9))
+    meetings = facts.meetings  # type: ignore[attr-defined]
+    assert [(set(m.participants), m.date, m.status) for m in meetings] == [
+        ({"Wladimir Putin", "Xi Jinping"}, "2024-07", "planned"),
+        ({"Wladimir Putin", "Xi Jinping"}, "2024-10", "planned"),
+    ]
+    assert all(m.flags == () for m in meetings)
+
+
 # Written for these tests, about Russia suspending New START on 21 February 2023.
 START = (
     "Moskau hat seine Teilnahme am letzten Atomwaffenvertrag mit Washington ausgesetzt. "
