@@ -165,8 +165,9 @@ class ReplayTransport(httpx.BaseTransport):
     def _adapt(self, body: dict[str, Any]) -> bytes:
         schema = _schema(body)
         candidates = self.recorded.get(str(schema.get("title", "")))
+        recorded = bool(candidates)
         text = _user_text(body)
-        if not candidates:
+        if not recorded:
             # A question the cassettes' articles never needed (their words settle it): the
             # nearest recorded envelope, with the schema's first valid value as content.
             # Counted apart; it keeps the code path, not the model's judgement.
@@ -180,7 +181,7 @@ class ReplayTransport(httpx.BaseTransport):
             content = json.loads(message.get("content") or "{}")
         except ValueError:
             content = {}
-        if not self.recorded.get(str(schema.get("title", ""))):
+        if not recorded:
             content = {}
         message["content"] = json.dumps(_fit(content, schema, schema.get("$defs", {})))
         return json.dumps(response).encode()

@@ -517,6 +517,7 @@ class Extractor:
             return
         location = ans.location if ans is not None else "none"
         kind = _kind(s.text)
+        status = _tense(s.text) or (ans.status if ans is not None else "held")
         for i, (iso, raw) in enumerate(_meeting_dates(s.text, doc.published)):
             place = location if i == 0 else "none"  # the answer's place is the first one's
             drafts.meetings.append(
@@ -526,7 +527,7 @@ class Extractor:
                     "date": iso,
                     "date_text": raw,
                     "kind": kind,
-                    "status": _tense(s.text) or (ans.status if ans is not None else "held"),
+                    "status": status,
                     "evidence": s.text,
                     "_pos": s.start,
                 }
@@ -951,16 +952,17 @@ def _same_treaty(t: Treaty, t_base: str, d: dict[str, Any], d_base: str) -> bool
     return one_named and bool(set(heads[0]) & set(heads[1]))
 
 
-# An acronym, optionally after one capitalised word: "New START", "INF", "AUKUS".
+# An acronym: "START", "INF", "AUKUS". States and blocs are parties, not names:
+# "Abkommen mit den USA" is not a proper name.
+_ACRONYM_RE = r"(?!(?:USA|US|EU|UN|UNO)\b)[A-Z]{2,}[A-Z0-9]*\b"
+_ACRONYM = re.compile(r"\b" + _ACRONYM_RE)
+# A proper name: an acronym, optionally after one capitalised word ("New START").
 _PROPER_AFTER = r"\s+((?:[A-Z][a-z]+\s)?[A-Z]{2,}[A-Z0-9]*)\b"
 _TREATY_HEAD = re.compile(r"vertrag|abkommen|pakt|erklärung|vereinbarung|memorandum")
 # A compound agreement noun and the proper name after it: "Nuklearvertrag New START".
 _PROPER_TREATY = re.compile(
-    r"\b\w*(?:[Vv]ertrag|[Aa]bkommen|[Pp]akt)s?\s+(?:[A-Z][a-z]+\s)?"
-    r"(?!(?:USA|US|EU|UN|UNO)\b)[A-Z]{2,}[A-Z0-9]*\b"
+    r"\b\w*(?:[Vv]ertrag|[Aa]bkommen|[Pp]akt)s?\s+(?:[A-Z][a-z]+\s)?" + _ACRONYM_RE
 )
-# States and blocs are parties, not names: "Abkommen mit den USA" is not a proper name.
-_ACRONYM = re.compile(r"\b(?!(?:USA|US|EU|UN|UNO)\b)[A-Z]{2,}[A-Z0-9]*\b")
 
 
 def _with_proper_name(name: str, evidence: str) -> str:
