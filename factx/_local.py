@@ -163,6 +163,22 @@ class LocalServer:
         self.stop()
         raise ServerStartError(f"llama.cpp server did not answer {url} within {timeout:.0f} s")
 
+    def check_alive(self) -> None:
+        """Raise ``ServerStartError`` if the server process has died since it started."""
+        proc = self._proc
+        if proc is None or proc.poll() is None:
+            return
+        code = proc.returncode
+        hint = ""
+        if code == -signal.SIGILL:
+            # Seen on VMs that report Intel AMX but do not let a process use it.
+            hint = (
+                ": the CPU refused an instruction llama.cpp was built for. Rebuild it for "
+                'this CPU: CMAKE_ARGS="$(python3 scripts/llama_cmake_args.py)" pip install '
+                "--force-reinstall --no-cache-dir --no-deps llama-cpp-python"
+            )
+        raise ServerStartError(f"the embedded llama.cpp server died (exit code {code}){hint}")
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
