@@ -28,7 +28,7 @@ from typing import Any, Literal
 import instructor
 
 from ._client import LLM, make_client
-from ._errors import InputError, MetadataError, StoreError
+from ._errors import InputError, MetadataError, ServerStartError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf
 from ._read import read_document, read_text_document
@@ -151,7 +151,12 @@ class Pipeline:
                     self._server.start()
                     base_url = self._server.base_url
                 client = make_client(settings, base_url)
-            llm = LLM(client, settings, **({"sleep": self._sleep} if self._sleep else {}))
+            llm = LLM(
+                client,
+                settings,
+                answers=self.store,
+                **({"sleep": self._sleep} if self._sleep else {}),
+            )
             self._extractor = Extractor(llm, settings)
             return self._extractor
 
@@ -190,7 +195,7 @@ class Pipeline:
 
     @property
     def prompt_version(self) -> str:
-        from ._extract import load_prompts
+        from ._prompts import load_prompts
 
         return load_prompts().version_for(self.strategy)
 
@@ -262,7 +267,7 @@ class Pipeline:
             extractor = self._ensure_extractor()
             try:
                 return self._extract(extractor, doc, key, run_id, stats, on_call)
-            except (_Stopped, StoreError):
+            except (_Stopped, StoreError, ServerStartError):
                 raise
             except Exception as e:
                 return self._fail(run_id, doc.id, doc.source, e, "extract")
@@ -292,6 +297,8 @@ class Pipeline:
             stats.prompt_tokens += outcome.facts.usage.prompt_tokens
             stats.completion_tokens += outcome.facts.usage.completion_tokens
         if not outcome.cacheable:
+            if self._server is not None:
+                self._server.check_alive()  # a dead server stops the batch, with its reason
             err = outcome.facts.errors[-1]
             self.store.record_failure(
                 run_id=run_id, article_id=doc.id, path=doc.source.path,

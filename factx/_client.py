@@ -9,6 +9,8 @@ with jittered exponential backoff that honours ``Retry-After``. The openai clien
 from __future__ import annotations
 
 import email.utils
+import functools
+import hashlib
 import json
 import logging
 import re
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 import instructor
@@ -245,6 +247,42 @@ def redact_in_logs(secret: str) -> None:
 _LOGGERS = ("factx", "instructor", "openai", "httpx", "httpcore")
 
 
+class AnswerCache(Protocol):
+    """Where answers are kept by their request (the store implements it)."""
+
+    def get_answer(self, key: str) -> str | None: ...
+
+    def put_answer(
+        self,
+        key: str,
+        question: str,
+        response_json: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None: ...
+
+
+@functools.lru_cache(maxsize=512)
+def _schema_of(model: type[BaseModel]) -> str:
+    # Answer models are themselves cached per article, so this is computed once per shape.
+    return json.dumps(model.model_json_schema(), sort_keys=True)
+
+
+def answer_key(
+    settings: Settings, model: type[BaseModel], messages: list[dict[str, str]], max_tokens: int
+) -> str:
+    """Everything an answer depends on: endpoint model, sampling, messages and schema."""
+    request = {
+        "model": settings.model,
+        "temperature": settings.temperature,
+        "seed": settings.seed,
+        "max_tokens": max_tokens,
+        "messages": messages,
+        "schema": _schema_of(model),
+    }
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass
 class CallStats:
     """Counters for one article; filled by the instructor hook on every raw response."""
@@ -254,6 +292,7 @@ class CallStats:
     completion_tokens: int = 0
     retries: int = 0
     latency_s: float = 0.0
+    cached_answers: int = 0
 
     @property
     def tokens(self) -> int:
@@ -279,9 +318,11 @@ class LLM:
         settings: Settings,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        answers: AnswerCache | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
+        self.answers = answers
         self._sleep = sleep
         self._local = threading.local()
         client.on("completion:response", self._on_response)
@@ -325,9 +366,34 @@ class LLM:
     ) -> T:
         """One structured answer. Raises ``TransportError`` after ``max_transport_attempts``,
         ``BadModelOutputError`` after ``max_validation_retries`` re-asks, and
-        ``BudgetExceededError`` once the article's ``token_budget`` is spent."""
+        ``BudgetExceededError`` once the article's ``token_budget`` is spent.
+
+        With an answer cache, a request asked before is answered from it, without a call."""
+        key = None
+        if self.answers is not None:
+            key = answer_key(self.settings, response_model, messages, max_tokens)
+            hit = self.answers.get_answer(key)
+            if hit is not None:
+                try:
+                    answer = response_model.model_validate_json(hit)
+                except ValidationError:
+                    pass  # a stale shape: ask again and overwrite it
+                else:
+                    self.stats.cached_answers += 1
+                    return answer
         try:
-            return self._ask(response_model, messages, max_tokens=max_tokens, label=label)
+            st = self.stats
+            before = (st.prompt_tokens, st.completion_tokens)
+            answer = self._ask(response_model, messages, max_tokens=max_tokens, label=label)
+            if self.answers is not None and key is not None:
+                self.answers.put_answer(
+                    key,
+                    label,
+                    answer.model_dump_json(),
+                    st.prompt_tokens - before[0],
+                    st.completion_tokens - before[1],
+                )
+            return answer
         except FactxError as e:
             # A careless endpoint may quote the request's key back in its error text.
             key = self.settings.api_key

@@ -117,6 +117,9 @@ class Usage(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retries: int = 0
+    cached_answers: int = Field(
+        default=0, description="Questions answered from the store's answer cache, not asked."
+    )
 
 
 class ArticleError(_Model):

@@ -79,6 +79,18 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 2: one row per LLM answer, keyed by its request, so a rerun after a kill mid-article
+    # asks only what was not yet answered (the article row stays the fast path)
+    """
+    CREATE TABLE answers (
+        key TEXT PRIMARY KEY,
+        question TEXT NOT NULL,
+        response_json TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -267,6 +279,30 @@ class Store:
             )
             self._insert_calls(run_id, None, calls)
 
+    # -- answers -----------------------------------------------------------------------
+
+    def get_answer(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT response_json FROM answers WHERE key=?", (key,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def put_answer(
+        self,
+        key: str,
+        question: str,
+        response_json: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
+        # Outside the article's transaction on purpose: an answer outlives a killed article.
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?)",
+                (key, question, response_json, prompt_tokens, completion_tokens, _now()),
+            )
+
     # -- reading -----------------------------------------------------------------------
 
     def articles(self) -> Iterator[ArticleFacts]:
@@ -287,7 +323,7 @@ class Store:
         return {"calls": row[0], "prompt_tokens": row[1], "completion_tokens": row[2]}
 
     def count(self, table: str) -> int:
-        if table not in {"runs", "articles", "facts", "failures", "calls"}:
+        if table not in {"runs", "articles", "facts", "failures", "calls", "answers"}:
             raise ValueError(table)
         with self._lock:
             return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
