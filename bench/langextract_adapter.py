@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from factx._normalize import normalize_amount, resolve_date
+from factx._amounts import normalize_amount
+from factx._dates import resolve_date
 from factx._schemas import ArticleFacts, Meeting, Source, Statement, TradeFigure, Treaty, Usage
 
 CLASSES = ("meeting", "statement", "treaty", "trade_figure")

@@ -7,8 +7,10 @@
 Everything public is listed in ``__all__``; the ``_modules`` behind it are private.
 """
 
+from ._amounts import normalize_amount
 from ._batch import Item, Pipeline, extract, extract_many
 from ._crosscheck import cross_check
+from ._dates import resolve_date
 from ._errors import (
     BadModelOutputError,
     BinaryInputError,
@@ -27,7 +29,6 @@ from ._errors import (
 from ._eval import score
 from ._gold import gold_to_results, load_gold
 from ._ground import Grounding, ground
-from ._normalize import normalize_amount, resolve_date
 from ._schemas import (
     ArticleError,
     ArticleFacts,

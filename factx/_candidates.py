@@ -12,11 +12,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from ._normalize import AmountMatch, find_amounts
+from . import _people
+from ._amounts import AmountMatch, find_amounts
+from ._lexicon import (
+    ABBREVIATIONS,
+    CREDIT_LEADS,
+    MEETING_NOUNS,
+    MEETING_VERBS,
+    TREATY_NOUN_SUFFIXES,
+    TREATY_NOUNS,
+    words,
+)
+from ._people import Entity
+from ._speakers import QuoteFrame, in_sight, settled_speaker
 
 # ---------------------------------------------------------------------------- sentences
 
-_ABBREV = "z.B|u.a|bzw|ca|Dr|Prof|Mio|Mrd|Nr|St|vgl|etc|usw|inkl|Jh|Abs|Art|Bd|Hrsg|evtl|ggf|sog"
+_ABBREV = "|".join(re.escape(a) for a in ABBREVIATIONS)
 # A sentence ends at . ! ? (optionally followed by a closing quote) before whitespace and an
 # upper-case letter or opening quote, except after an ordinal ("21. Februar") or abbreviation.
 _SENT_END = re.compile(r"(?<=[.!?])[“\"»']?\s+(?=[A-ZÄÖÜ„\"»«(\[])")
@@ -38,7 +50,8 @@ def sentences(text: str) -> list[Span]:
         chunk = para.group()
         start = 0
         for m in _SENT_END.finditer(chunk):
-            head = chunk[: m.start()].rstrip("“\"»'")
+            # Only the last word matters; slicing keeps this linear on long paragraphs.
+            head = chunk[max(start, m.start() - 16) : m.start()].rstrip("“\"»'")
             if _NO_SPLIT_BEFORE.search(head):
                 continue
             piece = chunk[start : m.start() + len(m.group()) - len(m.group().lstrip("“\"»'"))]
@@ -69,15 +82,22 @@ _QUOTE_RE = re.compile(
 MIN_QUOTE_WORDS = 4
 
 
+def _title_case(inner: str) -> bool:
+    # "New Overland Grain Corridor": every word capitalised is a name or a title, not speech.
+    ws = re.findall(r"[^\W\d_][\w'’-]*", inner)
+    return bool(ws) and all(w[0].isupper() for w in ws)
+
+
 def quotes(text: str) -> list[Span]:
-    """Quoted passages of at least four words (shorter ones are scare quotes, not speech)."""
+    """Quoted passages of at least four words that are not a title (shorter ones are scare
+    quotes, title-case ones are names of things)."""
     out: list[Span] = []
     for m in _QUOTE_RE.finditer(text):
         name = m.lastgroup
         assert name is not None
         s, e = m.span(name)
         inner = text[s:e].strip()
-        if len(re.findall(r"\w+", inner)) < MIN_QUOTE_WORDS:
+        if len(re.findall(r"\w+", inner)) < MIN_QUOTE_WORDS or _title_case(inner):
             continue
         lead = len(text[s:e]) - len(text[s:e].lstrip())
         out.append(Span(s + lead, s + lead + len(inner), inner))
@@ -86,95 +106,10 @@ def quotes(text: str) -> list[Span]:
 
 # ------------------------------------------------------------------------------ people
 
-# Well-known people in this beat, in German spelling; anyone else is found by pattern.
-KNOWN_PEOPLE = (
-    "Wladimir Putin",
-    "Xi Jinping",
-    "Wang Yi",
-    "Sergej Lawrow",
-    "Nikolai Patruschew",
-    "Dmitri Peskow",
-    "Juri Uschakow",
-    "Li Qiang",
-    "Qin Gang",
-    "Mao Ning",
-    "Wang Wenbin",
-    "Joe Biden",
-    "Antony Blinken",
-    "Janet Yellen",
-    "Donald Trump",
-    "Wolodymyr Selenskyj",
-    "Olaf Scholz",
-    "Emmanuel Macron",
-    "Michail Mischustin",
-    "Dmitri Medwedew",
-    "Sergej Schoigu",
-    "Alexander Lukaschenko",
-    "Kim Jong Un",
-    "Narendra Modi",
-    "Mykhailo Podolyak",
-    "Li Hui",
-    "Jens Stoltenberg",
-    "Ursula von der Leyen",
-)
-_FIRST_NAMES = set(
-    """Wladimir Vladimir Sergej Sergei Sergey Nikolai Nikolaj Dmitri Dmitrij Dmitry Juri Jurij
-    Yuri Michail Mikhail Alexander Alexej Alexei Andrej Andrei Iwan Ivan Jewgeni Maria Marija
-    Olga Anna Elena Jelena Walentina Wolodymyr Volodymyr Mykhailo Mychajlo Dmytro Oleksij
-    Joe Joseph Antony Anthony Janet Donald Kamala Jake John Lloyd William Jens Olaf Annalena
-    Emmanuel Ursula Josep Boris Rishi Keir Narendra Recep Viktor Robert Frank Christian Karl
-    Friedrich Angela Xi Wang Li Qin Mao Zhao Liu Zhang Chen Yang Hu Ho Kim Han Ding Zhou""".split()
-)
-_ROLE = (
-    r"(?:Präsident(?:in)?|Staatschef|Regierungschef|Kanzler(?:in)?|Premier(?:minister)?|"
-    r"[A-ZÄÖÜ][a-zäöüß]*minister(?:in)?|Minister(?:in)?|Sprecher(?:in)?|[A-ZÄÖÜ][a-zäöüß-]*berater"
-    r"(?:in)?|Berater(?:in)?|Diplomat(?:in)?|Botschafter(?:in)?|Sekretär(?:in)?|Direktor(?:in)?|"
-    r"Professor(?:in)?|Analyst(?:in)?|Vorsitzende[rn]?|Chef(?:in)?|Generalsekretär)"
-)
-_NAME_TOKEN = r"[A-ZÄÖÜ][a-zäöüßéèáàëïçğş]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
-_ROLE_NAME = re.compile(rf"\b{_ROLE}\s+(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,2}})")
-_BIGRAM = re.compile(rf"\b(?P<first>{_NAME_TOKEN})\s+(?P<last>{_NAME_TOKEN})")
-_SAID_NAME = re.compile(
-    rf"\b(?:sagte|erklärte|betonte|schrieb|meinte)\s+(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{1,2}}),"
-    r"\s+(?:ein|eine|der|die)\s"
-)
-_NOT_NAME = set(
-    """Der Die Das Den Dem Des Ein Eine Einer Und Oder Aber Auch Als Am Im In Mit Von Zu Zur Zum
-    Bei Nach Vor Für Auf Aus Über Unter Laut Während Sein Seine Ihr Ihre Russland China USA
-    Moskau Peking Kreml Regierung Präsident Außenminister Minister Pekings Moskaus Chinas
-    Russlands Washingtons Kiews""".split()
-)
-
 
 def people(text: str) -> list[str]:
     """Names of people in the article, longest form first, in order of first mention."""
-    found: dict[str, int] = {}
-    for name in KNOWN_PEOPLE:
-        i = text.find(name)
-        if i < 0:
-            i = text.find(name.split()[-1]) if len(name.split()[-1]) > 3 else -1
-        if i >= 0:
-            found.setdefault(name, i)
-    for m in _ROLE_NAME.finditer(text):
-        toks = [t for t in m.group("name").split() if t not in _NOT_NAME]
-        if len(toks) >= 2:
-            found.setdefault(" ".join(toks[:3]), m.start("name"))
-    # "sagte Ho Tiang Bun, ein Professor": a name between a verb of speech and a comma.
-    for m in _SAID_NAME.finditer(text):
-        toks = m.group("name").split()
-        if not set(toks) & _NOT_NAME:
-            found.setdefault(" ".join(toks), m.start("name"))
-    surnames = {n.split()[-1] for n in KNOWN_PEOPLE}
-    for m in _BIGRAM.finditer(text):
-        first, last = m.group("first"), m.group("last").split()[0]
-        # "Wang Lawrow", "Xi Putin": two people side by side, not one name.
-        if first in _FIRST_NAMES and last not in _NOT_NAME | _FIRST_NAMES | surnames - {
-            n.split()[-1] for n in KNOWN_PEOPLE if n.startswith(first + " ")
-        }:
-            found.setdefault(f"{first} {last}", m.start())
-    # Drop a name that is a part of a longer one ("Putin" inside "Wladimir Putin").
-    names = sorted(found, key=lambda n: found[n])
-    return [n for n in names if not any(n != o and n in o for o in names)]
+    return _people.people(text)
 
 
 def expand_name(name: str, known: Iterable[str]) -> str:
@@ -256,22 +191,36 @@ def places_in(text: str) -> list[str]:
 
 # -------------------------------------------------------------------------------- cues
 
+_MEETING_TAILS = r"|".join(("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat"))
 MEETING_CUE = re.compile(
-    r"\b(?:traf(?:en)?|trifft|treffen|Treffen|Gipfel\w*|\w*[Gg]ipfel|Telefonat\w*|"
-    r"Telefongespräch\w*|telefoniert\w*|Videokonferenz\w*|Videoschalte\w*|"
-    r"besuch\w*|Besuch\w*|Staatsbesuch\w*|empf(?:ing|ängt|angen)\w*|"
-    r"Reise|reist\w*|zusammengekommen|zusammenkommen|zusammengetroffen|Pressekonferenz mit)\b"
+    words([*MEETING_VERBS, *MEETING_NOUNS], prefix=True) + rf"|\b\w+(?:{_MEETING_TAILS})\w*\b"
 )
+_TREATY_TAILS = r"|".join(TREATY_NOUN_SUFFIXES)
 TREATY_CUE = re.compile(
-    r"(?:[Aa]bkommen|[Vv]ertrag|[Vv]erträge|Erklärung|Vereinbarung|Absichtserklärung|"
-    r"Memorandum|Friedensplan|unterzeichne\w*|unterschrieb\w*|New START|Pakt\b|"
-    r"Allianz\b|Dialog über)"
+    words(TREATY_NOUNS) + rf"|\b\w+(?:{_TREATY_TAILS})\b|\b(?:unterzeichne|unterschrieb)\w*"
 )
-SPEECH_VERB = re.compile(
-    r"\b(?:sagte|sagt|sagten|erklärte|erklärt|betonte|betont|fügte|meinte|warnte|schrieb|"
-    r"antwortete|kritisierte|bekräftigte|versicherte|forderte|so|zitiert|zitierte|"
-    r"bemerkte|äußerte|teilte|nannte|bezeichnete)\b"
+
+# ------------------------------------------------------------------------ not-fact lines
+
+# A sentence ends in . ! ? … : ; and maybe closing quotes or brackets after it.
+_SENTENCE_END = re.compile(r"[.!?…:;][\"“”»«’')\]]*$")
+_CREDIT = re.compile(
+    r"^\s*(?:" + "|".join(re.escape(c) for c in CREDIT_LEADS) + r")\b\s*[:/|©]|©|\(c\)\s|/\s*dpa\b"
 )
+
+
+def non_fact_lines(text: str) -> list[Span]:
+    """Lines that state no fact, by their shape: a heading (a short line without closing
+    punctuation, like a title or a kicker) and a credit line ("Foto: …", "© …")."""
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group().strip()
+        if not line:
+            continue
+        heading = not _SENTENCE_END.search(line) and len(line.split()) <= 25
+        if heading or _CREDIT.search(line):
+            out.append(Span(m.start(), m.end(), m.group()))
+    return out
 
 
 def mentions(text: str, people: list[str]) -> list[str]:
@@ -286,16 +235,6 @@ def mentions(text: str, people: list[str]) -> list[str]:
     return out
 
 
-def obvious_speaker(sentence: str, quote: str, people: list[str]) -> str | None:
-    """The speaker when the sentence leaves no choice: one person named besides the quote,
-    and a verb of speech. Anything less clear goes to the model."""
-    rest = _QUOTE_RE.sub(" ", sentence.replace(quote, " "))
-    named = mentions(rest, people)
-    if len(named) == 1 and SPEECH_VERB.search(rest):
-        return named[0]
-    return None
-
-
 @dataclass(frozen=True)
 class Candidates:
     """What the deterministic pass found in one article."""
@@ -308,18 +247,64 @@ class Candidates:
     people: list[str]
     published: date | None = None
     notes: list[str] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    quote_frames: list[QuoteFrame] = field(default_factory=list)
+
+
+def _outside(spans: list[Span], skip: list[Span]) -> list[Span]:
+    return [s for s in spans if not any(k.start <= s.start < k.end for k in skip)]
+
+
+def quote_frames(
+    text: str, sents: list[Span], found: list[Span], entities: list[Entity]
+) -> list[QuoteFrame]:
+    """Each quote with its sentence, the context shown to the model, the names in sight,
+    and the speaker where the sentence's words settle it."""
+    texts = [s.text for s in sents]
+    out = []
+    for q in found:
+        idx = next((i for i, s in enumerate(sents) if s.start <= q.start < s.end), None)
+        if idx is None:
+            continue
+        # A quote may run over several sentences: the attribution is in the first or last.
+        last = next((i for i in range(idx, len(sents)) if sents[i].end >= q.end), idx)
+        first_s, last_s = sents[idx], sents[last]
+        whole = text[first_s.start : last_s.end]
+        speaker = settled_speaker(whole, q.text, entities)
+        context, names = in_sight(texts, idx, entities)
+        if last > idx:
+            context = " ".join(texts[max(0, idx - 2) : min(len(texts), last + 2)])
+        out.append(QuoteFrame(q.start, q.end, q.text, whole, context, names, speaker))
+    return out
 
 
 def find_candidates(text: str, published: date | None = None) -> Candidates:
+    skip = non_fact_lines(text)
     sents = sentences(text)
+    facts = _outside(sents, skip)
+    # A name only in a heading or a photo credit is nobody the article tells about.
+    # Names inside a quotation are mostly titles of things, not people of the story.
+    masked = list(text)
+    for k in [*skip, *(Span(*m.span(), "") for m in _QUOTE_RE.finditer(text))]:
+        masked[k.start : k.end] = " " * (k.end - k.start)
+    entities = _people.find_entities("".join(masked))
+    found = _outside(quotes(text), skip)
     return Candidates(
         sentences=sents,
-        quotes=quotes(text),
-        amounts=[a for a in find_amounts(text) if not a.amount.is_percent and a.amount.currency],
-        meeting_sentences=[s for s in sents if MEETING_CUE.search(s.text)],
-        treaty_sentences=[s for s in sents if TREATY_CUE.search(s.text)],
-        people=people(text),
+        quotes=found,
+        amounts=[
+            a
+            for a in find_amounts(text)
+            if not a.amount.is_percent
+            and a.amount.currency
+            and not any(k.start <= a.start < k.end for k in skip)
+        ],
+        meeting_sentences=[s for s in facts if MEETING_CUE.search(s.text)],
+        treaty_sentences=[s for s in facts if TREATY_CUE.search(s.text)],
+        people=[e.name for e in entities if e.kind == "person"],
         published=published,
+        entities=entities,
+        quote_frames=quote_frames(text, sents, found, entities),
     )
 
 

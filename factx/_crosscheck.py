@@ -25,9 +25,9 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from ._dates import WEEKDAY_NAMES
+from ._dates import WEEKDAYS as _WEEKDAYS
 from ._entities import EntityResolver, Resolved, fold, more_specific, places_compatible
-from ._normalize import WEEKDAY_NAMES
-from ._normalize import WEEKDAYS as _WEEKDAYS
 from ._schemas import (
     ArticleFacts,
     ConsolidatedFact,

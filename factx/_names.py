@@ -20,9 +20,11 @@ from functools import lru_cache
 from rapidfuzz.distance import Levenshtein
 
 __all__ = [
+    "CHINESE_SURNAMES",
     "canonical_country",
     "canonical_person",
     "canonical_place",
+    "is_place",
     "name_key",
     "person_key",
     "same_person",
@@ -32,7 +34,7 @@ __all__ = [
 # Common Chinese (and a few Korean) family names. A name whose first word is one of these is
 # read family-name-first, and the word is not transliteration-folded: pinyin is the same in
 # German and English, and folding would merge distinct names (Zhao/Shao).
-_CHINESE_SURNAMES = frozenset(
+CHINESE_SURNAMES = frozenset(
     """
     bai cai cao chen cheng cui dai deng ding dong du duan fan fang feng fu gao gong gu guan guo
     han hao he ho hou hu hua huang ji jia jiang jin kong lai lei li liang liao lin liu long lu
@@ -91,7 +93,7 @@ def _ascii(text: str) -> str:
 def name_key(word: str) -> str:
     """One name word as a spelling-independent key: Lawrow, Lavrov -> "lavrov"."""
     key = _ascii(word)
-    if key in _CHINESE_SURNAMES:
+    if key in CHINESE_SURNAMES:
         return key
     for old, new in _FOLDS:
         key = key.replace(old, new)
@@ -115,7 +117,7 @@ def person_key(name: str) -> tuple[str, tuple[str, ...]]:
     keys = [k for k in (name_key(w) for w in words) if k]
     if not keys:
         return "", ()
-    if len(keys) <= 3 and keys[0] in _CHINESE_SURNAMES:
+    if len(keys) <= 3 and keys[0] in CHINESE_SURNAMES:
         return keys[0], tuple(keys[1:])
     return keys[-1], tuple(keys[:-1])
 
@@ -201,6 +203,13 @@ _PLACE_ALIASES = {
     "neudelhi": "neudelhi newdelhi delhi",
 }
 _PLACE = {_ascii(a): key for key, aliases in _PLACE_ALIASES.items() for a in aliases.split()}
+
+
+def is_place(word: str) -> bool:
+    """A country, a capital standing for it, or a known city, also in the genitive
+    ("Russlands", "Pekings")."""
+    key = _ascii(word)
+    return any(k in _COUNTRY or k in _PLACE for k in (key, key.removesuffix("s")))
 
 
 def canonical_country(name: str) -> str:

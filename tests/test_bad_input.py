@@ -20,9 +20,9 @@ from factx import ArticleFacts, Pipeline
 from factx._batch import BatchStats, Item
 from factx._cli import cli
 from factx._errors import BinaryInputError, EmptyArticleError, MetadataError
-from factx._extract import chunks
 from factx._read import decode, read_document
 from factx._store import Store
+from factx._whole import chunks
 
 from .faults import (
     RECORD_MODEL,

@@ -8,7 +8,6 @@ from factx._candidates import (
     context_around,
     expand_name,
     find_candidates,
-    obvious_speaker,
     people,
     quotes,
     sentences,
@@ -68,39 +67,6 @@ def test_expand_name_prefers_the_full_name_in_the_article() -> None:
     assert expand_name("Lawrow", known) == "Sergej Lawrow"
     assert expand_name("Xi Jinping", known) == "Xi Jinping"
     assert expand_name("Olaf Scholz", known) == "Olaf Scholz"
-
-
-@pytest.mark.parametrize(
-    ("sentence", "quote", "speaker"),
-    [
-        (
-            "„Wir sind bereit zu reden“, sagte Lawrow am Dienstag.",
-            "Wir sind bereit zu reden",
-            "Sergej Lawrow",
-        ),
-        (
-            "Wang erklärte: „Die Zusammenarbeit wird weiter vertieft.“",
-            "Die Zusammenarbeit wird weiter vertieft.",
-            "Wang Yi",
-        ),
-        # Two people in the sentence: not obvious, the model decides.
-        (
-            "Putin sagte Wang: „Wir freuen uns auf den Besuch.“",
-            "Wir freuen uns auf den Besuch.",
-            None,
-        ),
-        # No verb of speech: not obvious either.
-        (
-            "„Eine neue Ära der Partnerschaft“ nannte die Zeitung Lawrows Reise.",
-            "Eine neue Ära der Partnerschaft",
-            None,
-        ),
-    ],
-)
-def test_obvious_speaker(sentence: str, quote: str, speaker: str | None) -> None:
-    assert (
-        obvious_speaker(sentence, quote, ["Sergej Lawrow", "Wang Yi", "Wladimir Putin"]) == speaker
-    )
 
 
 def test_candidates_find_amounts_and_cues() -> None:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from factx._extract import (
-    _Drafts,
-    _participants,
-    _tense,
-    _treaty_status,
-    _with_proper_name,
-    chunks,
-    finalize,
-)
+from factx._drafts import Drafts, MeetingDraft, StatementDraft, TradeDraft, TreatyDraft
+from factx._finalize import finalize
 from factx._read import read_text_document
+from factx._rules import participants as _participants
+from factx._rules import tense as _tense
+from factx._rules import treaty_status as _treaty_status
+from factx._rules import with_proper_name as _with_proper_name
 from factx._schemas import Usage
+from factx._whole import chunks
 
 TEXT = (
     "Xi und Putin telefonierten am Donnerstag. Der Handel erreichte 218,2 Milliarden US-Dollar. "
@@ -26,9 +24,9 @@ TEXT = (
 
 def _final(text: str = TEXT, **drafts: list[dict[str, Any]]) -> Any:
     doc = read_text_document(text, doc_id="t", published=date(2024, 2, 9))
-    d = _Drafts.empty()
+    d = Drafts()
     for k, v in drafts.items():
-        getattr(d, k).extend(v)
+        getattr(d, k).extend(_typed(k, x) for x in v)
     return finalize(
         doc,
         d,
@@ -39,6 +37,19 @@ def _final(text: str = TEXT, **drafts: list[dict[str, Any]]) -> Any:
         errors=[],
         status="ok",
     )
+
+
+_DRAFT = {"meetings": MeetingDraft, "statements": StatementDraft, "treaties": TreatyDraft,
+          "trade_figures": TradeDraft}  # fmt: skip
+_DEFAULTS: dict[str, Any] = {"unit": "currency", "qualifier": None, "date_text": None}
+
+
+def _typed(kind: str, d: dict[str, Any]) -> Any:
+    """A typed draft from the dict a test writes; "_pos" is its place in the text."""
+    cls = _DRAFT[kind]
+    names = set(cls.__dataclass_fields__)
+    values = {k: v for k, v in {**_DEFAULTS, **d}.items() if k in names}
+    return cls(**values, pos=d.get("_pos", 0))
 
 
 def _figure(value: float, evidence: str) -> dict[str, Any]:
@@ -229,3 +240,27 @@ def test_a_named_treaty_is_not_replaced_by_a_later_common_noun() -> None:
         ],
     )
     assert [t.name for t in r.treaties] == ["Atomvertrag New START"]
+
+
+def test_a_bare_agreement_noun_refers_back_to_the_named_agreement() -> None:
+    first = "Beide Minister unterzeichneten ein Abkommen über Weizenlieferungen."
+    later = "Das Abkommen läuft zehn Jahre und wurde im Kreml unterzeichnet."
+    other = "Ein zweites Abkommen über Häfen soll folgen."
+    text = " ".join([first, later, other])
+
+    def t(name: str, sentence: str, status: str) -> dict[str, Any]:
+        return {"name": name, "parties": (), "status": status, "date": None, "date_text": None,
+                "evidence": sentence, "_pos": text.index(sentence)}  # fmt: skip
+
+    r = _final(
+        text,
+        treaties=[
+            t("Abkommen über Weizenlieferungen", first, "signed"),
+            t("Das Abkommen", later, "signed"),
+            t("Abkommen", other, "planned"),  # another status: another agreement act
+        ],
+    )
+    assert [(x.name, x.status) for x in r.treaties] == [
+        ("Abkommen über Weizenlieferungen", "signed"),
+        ("Abkommen", "planned"),
+    ]

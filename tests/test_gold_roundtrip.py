@@ -28,9 +28,10 @@ from typing import Any
 
 import pytest
 
+from factx._amounts import find_amounts
+from factx._dates import find_dates, span_date
 from factx._gold import gold_to_results, load_gold
 from factx._ground import ground
-from factx._normalize import find_amounts, find_dates, span_date
 
 SHARED = Path(__file__).parents[1].parent / "shared"
 GOLD = SHARED / "eval" / "seeds.gold.json"

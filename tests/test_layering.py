@@ -13,27 +13,57 @@ ALLOWED: dict[str, set[str]] = {
     "_errors": set(),
     "_settings": {"_errors"},
     "_read": {"_schemas", "_errors"},
-    "_normalize": {"_schemas"},
+    "_amounts": set(),
+    "_dates": set(),
     "_ground": {"_schemas"},
     "_names": set(),
     "_entities": {"_names"},
-    "_candidates": {"_normalize"},
+    "_lexicon": set(),
+    "_people": {"_lexicon", "_names"},
+    "_speakers": {"_lexicon", "_people"},
+    "_candidates": {"_amounts", "_lexicon", "_people", "_speakers"},
+    "_drafts": set(),
+    "_rules": {"_drafts", "_lexicon", "_dates"},
+    "_prompts": {"_errors"},
     "_client": {"_settings", "_errors"},
     "_local": {"_settings", "_errors"},
+    "_questions": {
+        "_rules", "_candidates", "_drafts", "_amounts", "_prompts", "_schemas", "_speakers",
+    },
+    "_whole": {"_drafts", "_amounts", "_dates", "_prompts", "_schemas", "_settings"},
+    "_finalize": {
+        "_rules", "_candidates", "_drafts", "_ground", "_amounts", "_dates", "_schemas",
+    },
     "_extract": {
-        "_client", "_candidates", "_ground", "_normalize", "_schemas", "_settings", "_errors",
+        "_client", "_drafts", "_errors", "_finalize", "_prompts", "_questions", "_schemas",
+        "_settings", "_whole",
     },
     "_store": {"_schemas", "_errors"},
     "_batch": {
-        "_extract", "_store", "_read", "_local", "_client", "_schemas", "_settings", "_errors",
+        "_extract", "_prompts", "_store", "_read", "_local", "_client", "_schemas",
+        "_settings", "_errors",
     },
-    "_crosscheck": {"_schemas", "_normalize", "_names", "_entities"},
+    "_crosscheck": {"_schemas", "_dates", "_names", "_entities"},
     "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
     "_gold": {"_schemas", "_ground"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors"},
 }  # fmt: skip
 # Pure layers: no network, no subprocess, no file system.
-PURE = {"_schemas", "_normalize", "_ground", "_candidates", "_crosscheck", "_names"}
+# (_people reads HanTa's and gender-guesser's data from their wheels, once: not listed.)
+PURE = {
+    "_schemas",
+    "_amounts",
+    "_dates",
+    "_ground",
+    "_candidates",
+    "_crosscheck",
+    "_names",
+    "_lexicon",
+    "_speakers",
+    "_rules",
+    "_drafts",
+    "_finalize",
+}
 IMPURE_MODULES = {"socket", "subprocess", "httpx", "openai", "sqlite3", "urllib", "shutil"}
 
 

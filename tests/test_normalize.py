@@ -9,15 +9,12 @@ from types import ModuleType
 
 import pytest
 
-from factx._normalize import (
-    Amount,
-    amount_in_evidence,
+from factx._amounts import Amount, amount_in_evidence, find_amounts, normalize_amount
+from factx._dates import (
     check_weekday,
     date_in_evidence,
-    find_amounts,
     find_dates,
     infer_year,
-    normalize_amount,
     resolve_date,
     span_date,
 )

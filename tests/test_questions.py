@@ -13,8 +13,9 @@ import openai
 
 from factx import Settings
 from factx._client import LLM, SchemaFormatTransport
-from factx._extract import Extractor, _kind
+from factx._extract import Extractor
 from factx._read import read_text_document
+from factx._rules import kind as _kind
 
 # Written for this test, about the call of 8 February 2024 and Wang Yi's visit of 2023.
 TEXT = (

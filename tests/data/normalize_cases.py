@@ -1,4 +1,4 @@
-"""Table-driven cases for ``factx._normalize``: short German news phrasings.
+"""Table-driven cases for ``factx._amounts`` and ``factx._dates``: short German news phrasings.
 
 Written by hand; the seed phrases are repeated here in short form only (a few words each).
 """

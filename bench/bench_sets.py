@@ -1,0 +1,204 @@
+"""Quality and cost on every gold set in ../shared/eval, one table, one row per set.
+
+    .venv/bin/python bench/bench_sets.py                              # all sets, fresh store
+    .venv/bin/python bench/bench_sets.py --sets seeds,dev --store /tmp/s.sqlite3
+    .venv/bin/python bench/bench_sets.py --score-only /tmp/results    # score saved JSONL
+
+Each set's articles go through the real ``factx.Pipeline`` with the default model and
+strategy (the embedded llama.cpp server unless ``--base-url``), one at a time, so the cost
+columns are per article. With the default fresh store every question is asked; with
+``--store`` a rerun is served from the store's article and answer caches (the cost columns
+then count only what was asked). ``--results DIR`` keeps each set's JSONL, which
+``--score-only DIR`` scores again without a model (e.g. after a scorer change).
+
+Scores come from ``factx._eval.score`` over every fact (as ``factx eval``). A set scores only
+the fact types its gold annotates: ``quotes-dev`` annotates statements alone, so its other
+facts are neither right nor wrong there. Writes bench/results/sets.json (scores and counts,
+no article text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, log, markdown_table, mean, print_table, write_json  # noqa: E402
+
+from factx import ArticleFacts, Item, Pipeline, Settings  # noqa: E402
+from factx._eval import FACT_TYPES, load_results, score  # noqa: E402
+from factx._gold import load_gold  # noqa: E402
+
+EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+SEEDS = EVAL.parent / "seeds"
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    name: str
+    articles: Path
+    gold: Path
+    types: tuple[str, ...]  # the fact types its gold annotates
+
+
+def gold_sets(eval_dir: Path, seeds: Path) -> dict[str, GoldSet]:
+    return {
+        "seeds": GoldSet("seeds", seeds, eval_dir / "seeds.gold.json", FACT_TYPES),
+        "dev": GoldSet("dev", eval_dir / "dev" / "articles", eval_dir / "dev" / "gold.json",
+                       FACT_TYPES),
+        "quotes-dev": GoldSet("quotes-dev", eval_dir / "quotes-dev" / "articles",
+                              eval_dir / "quotes-dev" / "gold.json", ("statement",)),
+    }  # fmt: skip
+
+
+_FIELD_OF_TYPE = {"meetings": "meeting", "statements": "statement", "treaties": "treaty",
+                  "trade_figures": "trade_figure"}  # fmt: skip
+
+
+def only_types(result: ArticleFacts, types: tuple[str, ...]) -> ArticleFacts:
+    """The result with the fact types a gold set does not annotate left out."""
+    return result.model_copy(update={f: () for f, t in _FIELD_OF_TYPE.items() if t not in types})
+
+
+def run_set(pipe: Pipeline, gs: GoldSet) -> tuple[list[ArticleFacts], list[dict[str, Any]]]:
+    paths = sorted(gs.articles.glob("*.txt"))
+    results: list[ArticleFacts] = []
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        t0 = time.perf_counter()
+        (result,) = pipe.run([Item(path=path)])
+        wall = time.perf_counter() - t0
+        results.append(result)
+        u = result.usage
+        rows.append(
+            {
+                "article": path.stem,
+                "status": result.status,
+                "calls": u.calls,
+                "cached_answers": getattr(u, "cached_answers", 0),
+                "prompt_tokens": u.prompt_tokens,
+                "completion_tokens": u.completion_tokens,
+                "wall_s": round(wall, 3),
+            }
+        )
+        log.print(
+            f"  {gs.name} {path.stem}: {result.status}, {len(result.facts())} facts, "
+            f"{u.calls} calls ({getattr(u, 'cached_answers', 0)} cached), {wall:.1f} s"
+        )
+    return results, rows
+
+
+def summarize(
+    gs: GoldSet, results: list[ArticleFacts], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    gold = {g.article: g for g in load_gold(gs.gold)}
+    kept = [only_types(r, gs.types) for r in results if r.article_id in gold]
+    report = score(kept, [gold[r.article_id] for r in kept])
+    micro = report.micro
+    row: dict[str, Any] = {
+        "set": gs.name,
+        "articles": len(kept),
+        "types": ",".join(gs.types),
+        "micro_p": micro.precision,
+        "micro_r": micro.recall,
+        "micro_f1": micro.f1,
+        **{f"{t}_f1": (report.types[t].f1 if t in gs.types else None) for t in FACT_TYPES},
+        **{f"{k}_acc": v.accuracy for k, v in report.fields.items()},
+    }
+    if rows:
+        row.update(
+            calls_per_article=mean([r["calls"] for r in rows]),
+            tokens_per_article=mean([r["prompt_tokens"] + r["completion_tokens"] for r in rows]),
+            wall_s_per_article=mean([r["wall_s"] for r in rows]),
+        )
+    row["detail"] = {
+        "types": {t: s.model_dump() for t, s in report.types.items() if t in gs.types},
+        "fields": {k: v.model_dump() for k, v in report.fields.items()},
+        "articles": rows,
+    }
+    return row
+
+
+COLUMNS = [
+    ("set", "set"),
+    ("articles", "articles"),
+    ("micro_f1", "micro-F1"),
+    ("meeting_f1", "meeting"),
+    ("statement_f1", "statement"),
+    ("treaty_f1", "treaty"),
+    ("trade_figure_f1", "trade"),
+    ("speaker_acc", "speaker acc"),
+    ("date_acc", "date acc"),
+    ("period_acc", "period acc"),
+    ("status_acc", "status acc"),
+    ("calls_per_article", "calls/art"),
+    ("tokens_per_article", "tokens/art"),
+    ("wall_s_per_article", "s/art"),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default="seeds,dev,quotes-dev", help="comma-separated set names")
+    ap.add_argument("--eval-dir", type=Path, default=EVAL, help="the folder of gold sets")
+    ap.add_argument("--seeds", type=Path, default=SEEDS, help="the seed articles")
+    ap.add_argument("--store", type=Path, help="a store to reuse (default: a fresh one)")
+    ap.add_argument("--results", type=Path, help="write each set's JSONL to this folder")
+    ap.add_argument("--score-only", type=Path, help="score SET.jsonl files in this folder")
+    ap.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the embedded")
+    ap.add_argument("--model", help="the model name (default: the embedded default)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per LLM request")
+    ap.add_argument("--out", type=Path, default=RESULTS / "sets.json")
+    ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    args = ap.parse_args()
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    all_sets = gold_sets(args.eval_dir, args.seeds)
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in all_sets]
+    if unknown:
+        sys.exit(f"unknown set(s) {unknown}; known: {', '.join(all_sets)}")
+    missing = [n for n in names if not all_sets[n].gold.exists()]
+    if missing:
+        sys.exit(f"gold set(s) {missing} not found under {args.eval_dir}")
+
+    rows: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    if args.score_only:
+        for n in names:
+            results = load_results(args.score_only / f"{n}.jsonl")
+            rows.append(summarize(all_sets[n], results, []))
+    else:
+        with tempfile.TemporaryDirectory(prefix="factx-sets-") as tmp:
+            extra: dict[str, Any] = {"model": args.model} if args.model else {}
+            settings = Settings(
+                base_url=args.base_url,
+                store_path=args.store or Path(tmp) / "store.sqlite3",
+                timeout=args.timeout,
+                **extra,
+            )
+            with Pipeline(settings) as pipe:
+                for n in names:
+                    results, per_article = run_set(pipe, all_sets[n])
+                    if args.results:
+                        args.results.mkdir(parents=True, exist_ok=True)
+                        with open(args.results / f"{n}.jsonl", "w", encoding="utf-8") as fh:
+                            for r in results:
+                                fh.write(r.model_dump_json() + "\n")
+                    rows.append(summarize(all_sets[n], results, per_article))
+    total_s = time.perf_counter() - t_start
+    print_table("factx on every gold set", COLUMNS, rows)
+    print(f"total wall time {total_s:.0f} s")
+    if args.markdown:
+        print(markdown_table(COLUMNS, rows))
+    write_json(args.out, "sets", {"sets": names, "total_wall_s": round(total_s, 1),
+                                  "columns": dict(COLUMNS), "runs": rows})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

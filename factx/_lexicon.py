@@ -1,0 +1,237 @@
+"""The German words factx goes by, as data: every cue list is defined here once.
+
+The finders (``_candidates``) and the rules that settle what the words settle
+(``_questions``, ``_finalize``) build their patterns from these tables; none of them spells
+a cue word of its own. A list holds a class of words (meeting verbs, treaty nouns, modal
+cues), never a phrase seen in one article. Pure data and two pattern builders; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# ------------------------------------------------------------------------------ builders
+
+
+def words(items: Iterable[str], *, prefix: bool = False) -> str:
+    """An alternation of ``items`` as whole words (``prefix``: as word starts), longest
+    first so that "Telefongespräch" wins over "Telefon". Items may hold regex syntax."""
+    alts = sorted(set(items), key=len, reverse=True)
+    tail = r"\w*" if prefix else r"\b"
+    return r"\b(?:" + "|".join(alts) + ")" + tail
+
+
+def compile_words(items: Iterable[str], *, prefix: bool = False, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(words(items, prefix=prefix), flags)
+
+
+# ---------------------------------------------------------------------------- sentences
+
+# Abbreviations after which a full stop does not end a sentence.
+ABBREVIATIONS = (
+    "z.B", "u.a", "bzw", "ca", "Dr", "Prof", "Mio", "Mrd", "Nr", "St", "vgl", "etc", "usw",
+    "inkl", "Jh", "Abs", "Art", "Bd", "Hrsg", "evtl", "ggf", "sog", "Mrs", "Mr", "Co",
+)  # fmt: skip
+
+# --------------------------------------------------------------------------------- speech
+
+# Verbs that introduce or close reported speech, in the forms news German uses.
+SPEECH_VERBS = (
+    "sagte", "sagt", "sagten", "sage", "erklärte", "erklärt", "erklärten", "betonte", "betont",
+    "fügte", "meinte", "meint", "warnte", "warnt", "schrieb", "schreibt", "antwortete",
+    "kritisierte", "kritisiert", "bekräftigte", "versicherte", "forderte", "fordert", "so",
+    "zitiert", "zitierte", "bemerkte", "äußerte", "teilte", "nannte", "bezeichnete",
+    "verkündete", "erwiderte", "unterstrich", "hob", "räumte", "kommentierte", "ergänzte",
+    "berichtete", "bestätigte", "mahnte", "resümierte", "sprach", "lobte", "urteilte",
+    "hieß", "heißt", "verlautete", "zeigte", "kündigte", "appellierte", "stellte",
+    "begründete", "argumentierte", "glaubt", "glaubte", "findet", "fand", "ließ",
+)  # fmt: skip
+# "laut Peskow", "nach Angaben des Kreml": attribution without a verb.
+SPEECH_PREPOSITIONS = ("laut", "Laut", "zufolge", "nach Angaben", "Nach Angaben", "wie")
+
+# ------------------------------------------------------------------------------- people
+
+# Offices and roles written before a name ("Kremlsprecher Dmitri Peskow"). Compounds are
+# caught by the suffixes: "Außenminister", "Finanzvorstand", "Regierungssprecherin".
+ROLE_NOUNS = (
+    "Präsident", "Staatschef", "Regierungschef", "Kanzler", "Premier", "Premierminister",
+    "Ministerpräsident", "Minister", "Sprecher", "Berater", "Diplomat", "Botschafter",
+    "Sekretär", "Generalsekretär", "Direktor", "Professor", "Analyst", "Vorsitzende",
+    "Vorsitzender", "Chef", "Leiter", "Vorstand", "Trainer", "Politiker", "Abgeordnete",
+    "Abgeordneter", "Bürgermeister", "Richter", "Anwalt", "Experte", "Ökonom", "Autor",
+    "Journalist", "Kardinal", "Bischof", "Papst", "König", "Prinz", "General", "Admiral",
+    "Oberst", "Kommissar", "Gouverneur", "Senator", "Kandidat", "Feminist", "Aktivist",
+    "Schriftsteller", "Regisseur", "Filmemacher", "Sänger", "Spieler", "Manager", "Gründer",
+    "Unternehmer", "Wissenschaftler", "Forscher", "Historiker", "Ermittler", "Staatsanwalt",
+    "Polizeisprecher", "Chefredakteur", "Vizepräsident", "Vizekanzler", "Staatssekretär",
+    "Prof", "Dr", "Intendant", "Verteidiger", "Vertreter", "Mitglied", "Mitglieder",
+)  # fmt: skip
+# A role noun may be the tail of a compound ("Kremlsprecher") and take a feminine ending.
+ROLE_SUFFIXES = (
+    "minister", "sprecher", "präsident", "chef", "berater", "vorstand", "kanzler",
+    "sekretär", "direktor", "leiter", "vorsitzende", "vorsitzender", "botschafter",
+    "diplomat", "politiker", "experte", "analyst", "trainer", "funktionär", "kommissar",
+    "beauftragte", "beauftragter", "abgeordnete", "abgeordneter", "richter", "anwalt",
+    "manager", "chefin",
+)  # fmt: skip
+FEMININE_ENDING = "(?:in|innen)?"
+
+# Well-known people of the beat under their German spelling, with transliterations and
+# spellings seen in other outlets. Finding a person never depends on this table; it only
+# folds variants to one name.
+PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "Wladimir Putin": ("Vladimir Putin", "Putin", "W. Putin"),
+    "Xi Jinping": ("Xi",),
+    "Wang Yi": (),
+    "Sergej Lawrow": ("Sergei Lavrov", "Sergey Lavrov", "Sergei Lawrow", "Lawrow", "Lavrov"),
+    "Nikolai Patruschew": ("Nikolay Patrushev", "Patruschew", "Patrushev"),
+    "Dmitri Peskow": ("Dmitry Peskov", "Dmitrij Peskow", "Peskow", "Peskov"),
+    "Juri Uschakow": ("Yuri Ushakov", "Jurij Uschakow", "Uschakow", "Ushakov"),
+    "Li Qiang": (),
+    "Mao Ning": (),
+    "Wang Wenbin": (),
+    "Sergej Schoigu": ("Sergei Shoigu", "Schoigu", "Shoigu"),
+    "Dmitri Medwedew": ("Dmitry Medvedev", "Medwedew", "Medvedev"),
+    "Michail Mischustin": ("Mikhail Mishustin", "Mischustin", "Mishustin"),
+    "Wolodymyr Selenskyj": ("Volodymyr Zelensky", "Wolodymyr Selenski", "Selenskyj", "Zelensky"),
+    "Mychajlo Podoljak": ("Mykhailo Podolyak", "Podoljak", "Podolyak"),
+    "Alexander Lukaschenko": ("Alexander Lukashenko", "Lukaschenko", "Lukashenko"),
+    "Joe Biden": ("Joseph Biden", "Biden"),
+    "Antony Blinken": ("Anthony Blinken", "Blinken"),
+    "Janet Yellen": ("Yellen",),
+    "Donald Trump": ("Trump",),
+    "Olaf Scholz": ("Scholz",),
+    "Emmanuel Macron": ("Macron",),
+    "Narendra Modi": ("Modi",),
+    "Kim Jong Un": ("Kim Jong-un",),
+    "Recep Tayyip Erdogan": ("Recep Tayyip Erdoğan", "Erdogan", "Erdoğan"),
+    "Ursula von der Leyen": ("von der Leyen",),
+}
+
+# Given names the gender-guesser lexicon lacks, mostly German transliterations of Russian
+# and Ukrainian names and Chinese given names that lead a Western-order name.
+EXTRA_GIVEN_NAMES = (
+    "Wladimir", "Sergej", "Nikolai", "Nikolaj", "Dmitri", "Dmitrij", "Juri", "Jurij",
+    "Michail", "Alexej", "Andrej", "Iwan", "Jewgeni", "Marija", "Walentina", "Wolodymyr",
+    "Mychajlo", "Mykhailo", "Dmytro", "Oleksij", "Witali", "Wiktor", "Wassili", "Waleri",
+    "Anatoli", "Jelena", "Swetlana", "Tatjana", "Ljudmila", "Gennadi", "Grigori",
+)  # fmt: skip
+
+# Words that start a capitalised run but are never part of a name.
+NOT_NAME = frozenset(
+    """Der Die Das Den Dem Des Ein Eine Einer Eines Einem Einen Und Oder Aber Auch Als Am Im
+    In Mit Von Zu Zur Zum Bei Nach Vor Für Auf Aus Über Unter Laut Während Sein Seine Ihr Ihre
+    Er Sie Es Wir Man Dies Diese Dieser Dieses Jetzt Heute Gestern Morgen Doch Noch Nun Wie
+    Was Wer Wo Wenn Weil Dass Damit Denn So Da Dort Hier Bereits Schon Nur Erst Alle Beide
+    Herr Frau Seit Bis Ohne Gegen Um An Trotz Wegen Zwischen Neben Hinter Ob Zudem Außerdem
+    Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag Januar Februar März April Mai
+    Juni Juli August September Oktober November Dezember""".split()
+)
+
+# ------------------------------------------------------------------------ organisations
+
+# The head noun of a body that can speak: a ministry, a court, a party, an outlet.
+ORG_SUFFIXES = (
+    "ministerium", "ministeriums", "amt", "amtes", "amts", "gericht", "gerichts",
+    "gerichtshof", "regierung", "partei", "kommission", "verband", "verbandes", "rat",
+    "rates", "senat", "senats", "bank", "zeitung", "agentur", "konzern", "konzerns",
+    "kreml", "kremls", "pressedienst", "pressedienstes", "presseamt", "behörde", "verwaltung",
+    "polizei", "staatsanwaltschaft", "gewerkschaft", "stiftung", "institut", "instituts",
+    "botschaft", "fraktion", "parlament", "parlaments", "komitee", "komitees", "büro",
+    "sender", "senders", "magazin", "blatt", "nachrichtenagentur", "kammer", "union", "dienst",
+    "dienstes",
+)  # fmt: skip
+# Organisations named by a single word that is not a compound of the above.
+ORG_NAMES = ("Kreml", "Weiße Haus", "Pentagon", "Bundestag", "Vatikan", "Elysée")
+
+# ------------------------------------------------------------------------------ meetings
+
+# Verbs that tell that people met or talked, held or planned.
+MEETING_VERBS = (
+    "traf", "trafen", "trifft", "treffen", "getroffen", "zusammengetroffen",
+    "zusammengekommen", "zusammenkommen", "empfing", "empfängt", "empfangen",
+    "telefonierte", "telefonierten", "telefoniert", "besuchte", "besuchten", "besucht",
+    "besuchen", "reist", "reiste", "reisen", "verhandelten", "beriet", "berieten",
+    "konferierten",
+)  # fmt: skip
+# Nouns that name a meeting or a call; compounds end in them ("Gipfeltreffen", "EU-Gipfel").
+MEETING_NOUNS = (
+    "Treffen", "Gipfel", "Gipfeltreffen", "Gespräch", "Gespräche", "Gesprächen", "Telefonat",
+    "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
+    "Videogespräch", "Besuch", "Staatsbesuch", "Arbeitsbesuch", "Visite", "Unterredung",
+    "Verhandlungen", "Konsultationen", "Zusammenkunft", "Reise",
+)  # fmt: skip
+MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")
+# Nouns that by themselves say that two people met or talked; "Besuch" and "Reise" do not
+# ("Putin kritisierte Biden nach dessen Besuch in Kiew").
+TALK_NOUNS = (
+    "Treffen", "Gipfel", "Gipfeltreffen", "Gespräche", "Gesprächen", "Telefonat",
+    "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
+    "Videogespräch", "Unterredung",
+)  # fmt: skip
+PHONE_CUES = ("telefon", "Telefon", "Anruf", "anrief", "rief")
+VIDEO_CUES = ("video", "Video", "virtuell", "online", "Online", "Videobrücke")
+
+# --------------------------------------------------------------------------------- tense
+
+# What is still to come: modal verbs, future and plan words.
+PLANNED_CUES = (
+    "wird", "werde", "werden", "soll", "sollen", "solle", "sollte", "plant", "planen",
+    "geplant", "erwartet", "voraussichtlich", "könnte", "könne", "würden", "würde",
+    "bevorstehend", "bevorstehenden", "bevorstehende", "vorbereitet", "morgen", "will",
+    "wollen", "wolle", "beabsichtigt", "angekündigt", "kommende", "kommenden", "nächste",
+    "nächsten", "demnächst",
+)  # fmt: skip
+# What has happened: past forms of the meeting and signing verbs.
+HELD_CUES = (
+    "traf", "trafen", "getroffen", "hielten", "hielt", "sprachen", "telefonierte",
+    "telefonierten", "empfing", "empfangen", "besuchte", "zusammengetroffen", "kamen", "war",
+    "waren", "fand", "stattfand", "sprach", "berieten", "erörterten", "diskutierten",
+    "startete", "starteten", "eröffneten", "eröffnete", "demonstrierten", "unterzeichneten",
+    "unterzeichnete", "unterzeichnet", "hatten", "gab",
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------ treaties
+
+# Nouns that name an agreement; compounds end in them ("Gasvertrag", "Handelsabkommen").
+TREATY_NOUNS = (
+    "Abkommen", "Vertrag", "Vertrags", "Verträge", "Verträgen", "Vereinbarung",
+    "Vereinbarungen", "Erklärung", "Absichtserklärung", "Memorandum", "Friedensplan", "Pakt",
+    "Kontrakt", "Übereinkommen", "Übereinkunft", "Deal", "Charta", "Protokoll",
+)  # fmt: skip
+TREATY_NOUN_SUFFIXES = (
+    "abkommen", "vertrag", "vertrags", "verträge", "vereinbarung", "vereinbarungen",
+    "erklärung", "memorandum", "pakt", "kontrakt", "abkommens",
+)  # fmt: skip
+# Status cues, in the order they are tried: the first class that matches wins.
+TREATY_STATUS_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("suspended", ("ausgesetzt", "aussetz", "suspendier", "Suspendierung", "auf Eis")),
+    ("rejected", ("abgelehnt", "ablehn", "zurückgewiesen", "verworfen", "gekündigt")),
+    ("in_force", ("in Kraft", "verlängert", "verlängerten", "verlängerte", "Verlängerung")),
+    ("proposed", ("vorgeschlagen", "Vorschlag", "schlug", "Positionspapier")),
+    ("signed", ("unterzeichne", "unterschrieb", "unterschrieben", "geschlossen", "schloss",
+                "vereinbart", "einigte", "besiegelt", "signiert")),
+)  # fmt: skip
+# A separable verb whose particle closes the clause: "setzte … aus" is "aussetzen".
+SEPARABLE_STATUS = (("suspended", "setzte", "aus"), ("suspended", "setzten", "aus"))
+# A plan to sign: a modal verb with an infinitive or a passive of a signing verb.
+SIGNING_VERBS = ("unterzeichnen", "unterzeichnet", "unterschreiben", "abschließen",
+                 "schließen", "vereinbaren", "besiegeln", "signieren")  # fmt: skip
+MODAL_CUES = ("wollen", "will", "wolle", "sollen", "soll", "solle", "sollte", "sollten",
+              "werden", "wird", "würden", "plant", "planen", "geplant", "beabsichtigen",
+              "möchten", "können", "könnten")  # fmt: skip
+
+# A counted bundle of agreements is one treaty item: "rund 40 Abkommen", "mehrere Verträge".
+BUNDLE_QUANTIFIERS = (
+    "rund", "insgesamt", "etwa", "mehr als", "über", "zahlreiche", "mehrere", "verschiedene",
+    "eine Reihe von", "ein Paket", "Dutzende",
+)  # fmt: skip
+TREATY_PLURALS = ("Abkommen", "Verträge", "Vereinbarungen", "Absichtserklärungen",
+                  "Memoranden", "Kooperationsabkommen", "Dokumente")  # fmt: skip
+
+# ------------------------------------------------------------------------ not-a-fact lines
+
+# A line that credits a photo or names an author: its shape, then its lead word.
+CREDIT_LEADS = ("Foto", "Fotos", "Bild", "Bilder", "Quelle", "Grafik", "Video", "Archivbild",
+                "Symbolbild", "Titelbild", "Copyright", "©")  # fmt: skip

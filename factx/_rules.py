@@ -1,0 +1,201 @@
+"""What the words settle: a meeting's kind and tense, a treaty's status and proper name, the
+date of a telling and the period of a figure. The model is not asked what these decide.
+
+Every rule reads its cue words from ``_lexicon``; none spells a word of its own. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from ._dates import find_dates
+from ._drafts import MeetingKind, MeetingStatus, TreatyStatus
+from ._lexicon import (
+    BUNDLE_QUANTIFIERS,
+    HELD_CUES,
+    MEETING_NOUN_SUFFIXES,
+    MEETING_NOUNS,
+    MEETING_VERBS,
+    MODAL_CUES,
+    PHONE_CUES,
+    PLANNED_CUES,
+    SEPARABLE_STATUS,
+    SIGNING_VERBS,
+    SPEECH_VERBS,
+    TALK_NOUNS,
+    TREATY_NOUN_SUFFIXES,
+    TREATY_PLURALS,
+    TREATY_STATUS_CUES,
+    VIDEO_CUES,
+    words,
+)
+
+SPEECH_VERB = re.compile(words(SPEECH_VERBS))
+
+# ------------------------------------------------------------------------------ dates
+
+
+def date_of(span_text: str, published: date | None) -> tuple[str | None, str | None]:
+    """The first resolvable date expression in ``span_text``: (iso, as written)."""
+    for m in find_dates(span_text, published):
+        if m.date.value:
+            return m.date.value, m.text
+    return None, None
+
+
+def period_of(
+    sentence: str, amount_pos: int, published: date | None
+) -> tuple[str | None, str | None]:
+    """The period of a figure: a year, month or range near the amount beats a day
+    ("Wie die Zollverwaltung am Freitag mitteilte, stieg der Handel 2023 auf …").
+    ``amount_pos`` is the amount's offset within ``sentence``."""
+    found = [m for m in find_dates(sentence, published) if m.date.value]
+    if not found:
+        return None, None
+    best = min(found, key=lambda m: (m.date.kind == "day", abs(m.start - amount_pos)))
+    return best.date.value, best.text
+
+
+# ---------------------------------------------------------------------------- meetings
+
+# A meeting verb, or a noun that by itself says people met or talked.
+MET = re.compile(words([*MEETING_VERBS, *TALK_NOUNS], prefix=False))
+MEETING_NOUN = re.compile(
+    words(MEETING_NOUNS) + r"|\b\w+(?:" + "|".join(MEETING_NOUN_SUFFIXES) + r")\b"
+)
+BOTH = re.compile(r"\b(?:die|der|den) beiden\b|\bbeide\b", re.I)
+_PHONE = re.compile("|".join(PHONE_CUES))
+_VIDEO = re.compile("|".join(VIDEO_CUES))
+_PLANNED = re.compile(words(PLANNED_CUES))
+_HELD = re.compile(words(HELD_CUES))
+
+
+def kind(sentence: str) -> MeetingKind:
+    """The kind of a meeting is in its words; the 1.5B model answered "phone" for nearly all."""
+    if _VIDEO.search(sentence):
+        return "video"
+    return "phone" if _PHONE.search(sentence) else "in_person"
+
+
+def tense(sentence: str) -> MeetingStatus | None:
+    """Tense cues outrank the model's guess: they are what a reader goes by too."""
+    held, planned = bool(_HELD.search(sentence)), bool(_PLANNED.search(sentence))
+    if held != planned:
+        return "held" if held else "planned"
+    return None
+
+
+def meeting_dates(sentence: str, published: date | None) -> list[tuple[str | None, str | None]]:
+    """The date of each meeting a sentence tells: one, or several joined by "und" where each
+    later date leads to a meeting noun ("treffen sich im Juni in Astana und im Oktober auf
+    einem Gipfel in Kasan")."""
+    found = [m for m in find_dates(sentence, published) if m.date.value]
+    if not found:
+        return [(None, None)]
+    out = [found[0]]
+    for prev, m in zip(found, found[1:], strict=False):
+        between, after = sentence[prev.end : m.start], sentence[m.end : m.end + 60]
+        if MET.search(between) and re.search(r"\bund\b", between) and MEETING_NOUN.search(after):
+            out.append(m)
+    return [(m.date.value, m.text) for m in out]
+
+
+def reports(sentence: str, person: str) -> bool:
+    """``person`` is the subject of a speech verb in ``sentence``: "sagte Lawrow", "sagte der
+    Außenminister Sergej Lawrow", "Lawrow sagte", "so Lawrow"."""
+    name = re.escape(person.split()[-1])
+    verb = SPEECH_VERB.pattern
+    return bool(
+        # Only spaces between verb and name: "sagte, Putin habe …" opens a clause instead.
+        re.search(rf"{verb}\s+(?:[\w-]+\s+){{0,4}}?{name}\b", sentence)
+        or re.search(rf"\b{name}\W+{verb}", sentence)
+    )
+
+
+def participants(answer: list[str], named: list[str]) -> tuple[str, ...]:
+    """Small models pad the list: keep people named near the sentence first, and at most
+    one person from elsewhere (a role like "Chinas Top-Diplomat" the model resolved)."""
+    answer = list(dict.fromkeys(answer))
+    near = [p for p in answer if p in named]
+    far = [p for p in answer if p not in named]
+    return tuple(near + far[: max(0, 2 - len(near))][:1])
+
+
+# ---------------------------------------------------------------------------- treaties
+
+_STATUS = tuple(
+    (status, re.compile(r"\b(?:" + "|".join(re.escape(c) for c in cues) + ")"))
+    for status, cues in TREATY_STATUS_CUES
+)
+_SEPARABLE = tuple(
+    (status, re.compile(rf"\b{verb}\b[^.]{{0,120}}\b{particle}\b"))
+    for status, verb, particle in SEPARABLE_STATUS
+)
+# "will … unterzeichnen", "soll … unterzeichnet werden", "wird … ein Abkommen unterzeichnet":
+# a modal verb and a signing verb in one clause tell a plan, not a signature.
+_PLAN_TO_SIGN = re.compile(
+    words(MODAL_CUES) + r"[^.;]{0,160}?" + words(SIGNING_VERBS)
+    + "|" + words(SIGNING_VERBS) + r"[^.;]{0,40}?" + words(MODAL_CUES)
+)  # fmt: skip
+
+
+def treaty_status(sentence: str) -> TreatyStatus | None:
+    if _PLAN_TO_SIGN.search(sentence):
+        return "planned"
+    for status, pattern in _SEPARABLE:
+        if pattern.search(sentence):
+            return status  # type: ignore[return-value]
+    for status, pattern in _STATUS:
+        if pattern.search(sentence):
+            return status  # type: ignore[return-value]
+    if _PLANNED.search(sentence):
+        return "planned"
+    return None
+
+
+# An acronym: "START", "INF", "AUKUS". States and blocs are parties, not names:
+# "Abkommen mit den USA" is not a proper name.
+ACRONYM_RE = r"(?!(?:USA|US|EU|UN|UNO)\b)[A-Z]{2,}[A-Z0-9]*\b"
+ACRONYM = re.compile(r"\b" + ACRONYM_RE)
+_PROPER_AFTER = r"\s+((?:[A-Z][a-z]+\s)?[A-Z]{2,}[A-Z0-9]*)\b"
+TREATY_HEAD = re.compile("|".join(sorted(TREATY_NOUN_SUFFIXES, key=len, reverse=True)))
+# A compound agreement noun and the proper name after it: "Nuklearvertrag New START".
+_EITHER_CASE = "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in TREATY_NOUN_SUFFIXES)
+PROPER_TREATY = re.compile(rf"\b\w*(?:{_EITHER_CASE})s?\s+(?:[A-Z][a-z]+\s)?" + ACRONYM_RE)
+
+
+def proper_treaty(sentence: str) -> str | None:
+    """An agreement called by its proper name: an acronym after a treaty noun."""
+    m = PROPER_TREATY.search(sentence)
+    return m.group(0) if m else None
+
+
+_BUNDLE = re.compile(
+    "(?i:"
+    + words(BUNDLE_QUANTIFIERS)
+    + ")"
+    + r"(?:\s+\d+)?(?:\s+[a-zäöüß]+(?:en|er|e))?\s+"
+    + words(TREATY_PLURALS).removeprefix(r"\b")
+)
+
+
+def counted_treaties(sentence: str) -> str | None:
+    """A counted bundle of agreements, one treaty item: "rund 40 Abkommen"."""
+    m = _BUNDLE.search(sentence)
+    return m.group(0) if m else None
+
+
+def with_proper_name(name: str, evidence: str) -> str:
+    """The model's name, extended by the proper name that follows it in the evidence: small
+    models answer with the common noun ("Nuklearvertrag") of "Nuklearvertrag New START"."""
+    if not name:
+        return name
+    m = re.search(re.escape(name) + _PROPER_AFTER, evidence)
+    return f"{name} {m.group(1)}" if m else name
+
+
+def head_noun(name: str) -> str | None:
+    """The agreement noun a treaty's name is built on: "Gasvertrag" -> "vertrag"."""
+    found = TREATY_HEAD.findall(name.lower())
+    return found[-1].rstrip("s") if found else None

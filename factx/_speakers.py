@@ -1,0 +1,81 @@
+"""Who said a quote: what the sentence's words settle, and whom to ask about otherwise.
+
+Most quotes are attributed in their own sentence: a verb of speech (or a colon before the
+quote, or "laut …", "… zufolge") and exactly one person or body named outside the quote.
+Then the words settle the speaker and the model is not asked. Otherwise the question goes to
+the model with the names in sight: those of the sentence, the two before it and the one
+after. A quote in a headline, a caption or a credit line is never a statement. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._lexicon import SPEECH_PREPOSITIONS, SPEECH_VERBS, compile_words
+from ._people import Entity, mentioned
+
+_SPEECH = compile_words(SPEECH_VERBS)
+_SPEECH_PREP = compile_words(SPEECH_PREPOSITIONS)
+# A quote introduced by a colon: "Lawrow sagte: „…“", "Der Kreml teilte mit: „…“".
+_COLON_BEFORE = re.compile(r":\s*[„“\"»«‚]?\s*$")
+# "sagte er", "so sie", "er betonte": a pronoun is the speaker, and the names in the same
+# sentence are others ("sagte er der Agentur Tass zufolge").
+_PRONOUN = r"(?:er|sie|Er|Sie)"
+_PRONOUN_SPEAKER = re.compile(
+    rf"{_SPEECH.pattern}\s+{_PRONOUN}\b|\b{_PRONOUN}\s+(?:\w+\s+)?{_SPEECH.pattern}"
+)
+_QUOTE_MARKS = '„“”"»«‚‘’'
+
+
+@dataclass(frozen=True)
+class QuoteFrame:
+    """One quote with what its context says about its speaker."""
+
+    start: int
+    end: int
+    quote: str
+    sentence: str  # the sentence holding the quote
+    context: str  # the sentences shown to the model
+    in_sight: tuple[Entity, ...]  # whom the model may choose
+    speaker: Entity | None  # settled by the words; None: ask
+
+
+def _without_quote(sentence: str, quote: str) -> str:
+    rest = sentence.replace(quote, " ")
+    # Other quotations in the sentence do not attribute this one.
+    return re.sub(r"[„“\"»«][^„“\"»«]*[“”\"«»]", " ", rest)
+
+
+def settled_speaker(sentence: str, quote: str, entities: Sequence[Entity]) -> Entity | None:
+    """The speaker when the sentence leaves no choice: a cue of speech outside the quote and
+    exactly one person named there (or, naming no person, exactly one body)."""
+    rest = _without_quote(sentence, quote)
+    head = sentence.split(quote, 1)[0]
+    cue = _SPEECH.search(rest) or _SPEECH_PREP.search(rest) or _COLON_BEFORE.search(head)
+    if not cue or _PRONOUN_SPEAKER.search(rest):
+        return None
+    # A genitive is an owner, not a speaker: "nannte die Zeitung Lawrows Reise".
+    named = mentioned(rest, entities, genitive=False)
+    people = [e for e in named if e.kind == "person"]
+    if len(people) == 1:
+        return people[0]
+    if not people and len(named) == 1:
+        return named[0]
+    return None
+
+
+def in_sight(
+    sentences: Sequence[str], index: int, entities: Sequence[Entity], before: int = 2
+) -> tuple[str, tuple[Entity, ...]]:
+    """The context shown for the quote in sentence ``index`` and the names in it: the
+    sentence, up to ``before`` sentences in front and one after. With nobody named there,
+    the people named anywhere before the quote."""
+    lo, hi = max(0, index - before), min(len(sentences), index + 2)
+    context = " ".join(sentences[lo:hi])
+    names = mentioned(context, entities)
+    if not names:
+        earlier = " ".join(sentences[:index])
+        names = [e for e in mentioned(earlier, entities) if e.kind == "person"][-4:]
+    return context, tuple(names)

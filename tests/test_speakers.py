@@ -1,0 +1,86 @@
+"""Who said a quote: what the sentence settles, and whom the model may choose otherwise.
+
+Sentences written for these tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from factx._candidates import find_candidates, non_fact_lines
+from factx._people import find_entities
+from factx._speakers import settled_speaker
+
+CAST = (
+    "Die Finanzministerin Gerda Pfisterer und Konzernsprecher Malte Quandtberg "
+    "trafen sich. Das Umweltministerium war nicht dabei."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "speaker"),
+    [
+        # A verb of speech after the quote, and one person named.
+        ("„Wir bleiben bei unserem Kurs“, sagte Pfisterer am Montag.",
+         "Wir bleiben bei unserem Kurs", "Gerda Pfisterer"),
+        # A verb before the quote, with a colon.
+        ("Quandtberg erklärte: „Der Verkauf ist abgeschlossen.“",
+         "Der Verkauf ist abgeschlossen.", "Malte Quandtberg"),
+        # A colon alone introduces the quote.
+        ("Dazu Pfisterer: „Das Geld ist gut angelegt.“",
+         "Das Geld ist gut angelegt.", "Gerda Pfisterer"),
+        # "laut …" attributes without a verb.
+        ("Laut Quandtberg ist „die Sache damit für uns erledigt“.",
+         "die Sache damit für uns erledigt", "Malte Quandtberg"),
+        # A body speaks when no person is named.
+        ("„Die Werte liegen unter der Grenze“, teilte das Umweltministerium mit.",
+         "Die Werte liegen unter der Grenze", "Umweltministerium"),
+        # Two people: the words do not settle it; the model is asked.
+        ("„Das ist ein fairer Preis“, sagte Pfisterer zu Quandtberg.",
+         "Das ist ein fairer Preis", None),
+        # A pronoun speaks; the named body is only the source.
+        ("„Wir rechnen mit mehr Aufträgen“, sagte sie der Agentur des Umweltministeriums.",
+         "Wir rechnen mit mehr Aufträgen", None),
+        # No cue of speech.
+        ("„Ein Jahr des Aufbruchs“ stand über Pfisterers Bericht.",
+         "Ein Jahr des Aufbruchs", None),
+        # A genitive owns, it does not speak.
+        ("„Ein Jahr des Aufbruchs“ nannte Quandtberg Pfisterers Bericht.",
+         "Ein Jahr des Aufbruchs", "Malte Quandtberg"),
+    ],
+)  # fmt: skip
+def test_the_sentence_settles_the_speaker_or_leaves_it_open(
+    sentence: str, quote: str, speaker: str | None
+) -> None:
+    entities = find_entities(CAST + " " + sentence)
+    got = settled_speaker(sentence, quote, entities)
+    assert (got.name if got else None) == speaker
+
+
+def test_a_person_beside_a_body_is_the_speaker() -> None:
+    sentence = "„Wir prüfen das genau“, sagte Pfisterer nach einem Treffen im Umweltministerium."
+    got = settled_speaker(sentence, "Wir prüfen das genau", find_entities(CAST + " " + sentence))
+    assert got is not None and got.name == "Gerda Pfisterer"
+
+
+def test_an_open_quote_names_whom_the_model_may_choose() -> None:
+    text = CAST + "\n„Das ist ein fairer Preis“, sagte Pfisterer zu Quandtberg."
+    (frame,) = find_candidates(text).quote_frames
+    assert frame.speaker is None
+    assert {e.name for e in frame.in_sight} >= {"Gerda Pfisterer", "Malte Quandtberg"}
+
+
+def test_quotes_in_headings_and_credit_lines_are_no_statements() -> None:
+    text = (
+        "Pfisterer: „Wir bleiben bei unserem Kurs“\n"
+        "Die Finanzministerin Gerda Pfisterer sprach am Montag.\n"
+        "Foto: Malte Quandtberg / Agentur\n"
+        "„Das Geld ist gut angelegt“, sagte Pfisterer."
+    )
+    skipped = [s.text for s in non_fact_lines(text)]
+    assert skipped == [
+        "Pfisterer: „Wir bleiben bei unserem Kurs“",
+        "Foto: Malte Quandtberg / Agentur",
+    ]
+    cand = find_candidates(text)
+    assert [f.quote for f in cand.quote_frames] == ["Das Geld ist gut angelegt"]
