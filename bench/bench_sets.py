@@ -20,10 +20,12 @@ no article text).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,34 @@ _FIELD_OF_TYPE = {"meetings": "meeting", "statements": "statement", "treaties": 
 def only_types(result: ArticleFacts, types: tuple[str, ...]) -> ArticleFacts:
     """The result with the fact types a gold set does not annotate left out."""
     return result.model_copy(update={f: () for f, t in _FIELD_OF_TYPE.items() if t not in types})
+
+
+@contextlib.contextmanager
+def only_types_asked(types: tuple[str, ...] | None) -> Iterator[None]:
+    """Skip the questions of fact types a set does not score. Works on this tree's
+    ``_questions`` and on older trees whose ``_extract.Extractor`` asked them itself."""
+    if types is None or set(types) == set(FACT_TYPES):
+        yield
+        return
+    skip = {"meeting": "_meeting", "treaty": "_treaty", "trade_figure": "_trade"}
+    targets: list[tuple[Any, str]] = []
+    try:
+        import factx._questions as owner  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        import factx._extract as old
+
+        owner = old.Extractor  # type: ignore[assignment]
+    for t, attr in skip.items():
+        if t not in types and hasattr(owner, attr):
+            targets.append((owner, attr))
+    saved = [(o, a, getattr(o, a)) for o, a in targets]
+    try:
+        for o, a in targets:
+            setattr(o, a, lambda *args, **kw: None)
+        yield
+    finally:
+        for o, a, f in saved:
+            setattr(o, a, f)
 
 
 def run_set(pipe: Pipeline, gs: GoldSet) -> tuple[list[ArticleFacts], list[dict[str, Any]]]:
@@ -154,8 +184,16 @@ def main() -> None:
     ap.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the embedded")
     ap.add_argument("--model", help="the model name (default: the embedded default)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per LLM request")
+    ap.add_argument("--n-threads", type=int, help="threads of the embedded server")
     ap.add_argument("--out", type=Path, default=RESULTS / "sets.json")
     ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    ap.add_argument(
+        "--only-annotated",
+        action="store_true",
+        help="for a set that annotates only some fact types (quotes-dev), ask only the "
+        "questions of those types: the scores stay the same (questions are independent), "
+        "the cost columns then count only those questions",
+    )
     args = ap.parse_args()
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     all_sets = gold_sets(args.eval_dir, args.seeds)
@@ -180,11 +218,13 @@ def main() -> None:
                 base_url=args.base_url,
                 store_path=args.store or Path(tmp) / "store.sqlite3",
                 timeout=args.timeout,
+                n_threads=args.n_threads,
                 **extra,
             )
             with Pipeline(settings) as pipe:
                 for n in names:
-                    results, per_article = run_set(pipe, all_sets[n])
+                    with only_types_asked(all_sets[n].types if args.only_annotated else None):
+                        results, per_article = run_set(pipe, all_sets[n])
                     if args.results:
                         args.results.mkdir(parents=True, exist_ok=True)
                         with open(args.results / f"{n}.jsonl", "w", encoding="utf-8") as fh:

@@ -55,18 +55,76 @@ RETRY_AFTER_CAP = 60.0
 _PLACEHOLDER_KEY = "sk-no-key-required"
 
 
+class FormatMemory:
+    """Which ``response_format`` each endpoint takes, learnt once per endpoint and process.
+
+    The first ``json_schema`` request to an endpoint is a probe; requests that arrive while
+    it is in flight wait for its verdict instead of each being refused on their own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._legacy: dict[str, bool] = {}
+        self._probes: dict[str, threading.Event] = {}
+
+    def verdict(self, endpoint: str) -> bool | None:
+        """True: send the legacy form; False: ``json_schema`` works; None: not known yet."""
+        with self._lock:
+            return self._legacy.get(endpoint)
+
+    def claim_probe(self, endpoint: str) -> threading.Event | None:
+        """None if the caller is to probe; else the event to wait on for the verdict."""
+        with self._lock:
+            if endpoint in self._legacy:
+                done = threading.Event()
+                done.set()
+                return done
+            event = self._probes.get(endpoint)
+            if event is None:
+                self._probes[endpoint] = threading.Event()
+                return None
+            return event
+
+    def settle(self, endpoint: str, legacy: bool | None) -> None:
+        """Record the probe's verdict (None: the probe failed for another reason)."""
+        with self._lock:
+            if legacy is not None:
+                self._legacy[endpoint] = legacy
+            event = self._probes.pop(endpoint, None)
+        if event is not None:
+            event.set()
+
+
+# Shared by every client make_client builds in this process.
+FORMATS = FormatMemory()
+
+
+def _endpoint(request: httpx.Request) -> str:
+    path = request.url.path.rsplit("/chat/completions", 1)[0]
+    return f"{request.url.scheme}://{request.url.host}:{request.url.port}{path}"
+
+
 class SchemaFormatTransport(httpx.BaseTransport):
     """Sends ``response_format`` as OpenAI's ``json_schema``; falls back to the older
     ``{"type": "json_object", "schema": …}`` for servers that only know that form.
 
     llama-cpp-python's server rejects ``json_schema`` (with a 500 naming the allowed types),
-    while OpenAI, vLLM, Ollama and llama.cpp's own server take it. The switch happens once
-    per client, on that specific answer, so other 5xx still reach the retry layer.
+    while OpenAI, vLLM, Ollama and llama.cpp's own server take it. The switch happens on
+    that specific answer, so other 5xx still reach the retry layer, and once per endpoint
+    in a ``FormatMemory`` (``make_client`` shares one per process, so concurrent workers pay
+    at most one refused request per endpoint).
     """
 
-    def __init__(self, inner: httpx.BaseTransport | None = None, *, legacy: bool = False):
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | None = None,
+        *,
+        legacy: bool = False,
+        memory: FormatMemory | None = None,
+    ):
         self.inner = inner or httpx.HTTPTransport()
         self.legacy = legacy
+        self.memory = memory or FormatMemory()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = _json_body(request)
@@ -79,16 +137,37 @@ class SchemaFormatTransport(httpx.BaseTransport):
         rf = body.get("response_format") if body else None
         if body is None or not (isinstance(rf, dict) and rf.get("type") == "json_schema"):
             return self.inner.handle_request(request)
+        endpoint = _endpoint(request)
+        while not self.legacy:
+            known = self.memory.verdict(endpoint)
+            if known is not None:
+                self.legacy = known
+                break
+            wait = self.memory.claim_probe(endpoint)
+            if wait is None:
+                return self._probe(request, body, endpoint)
+            wait.wait(timeout=request.extensions.get("timeout", {}).get("read") or 600.0)
+            if self.memory.verdict(endpoint) is None:
+                break  # the probe failed for another reason: try json_schema ourselves
         if self.legacy:
             return self.inner.handle_request(_as_json_object(request, body))
-        response = self.inner.handle_request(request)
-        if response.status_code in (400, 422, 500):
-            response.read()
-            if "json_object" in response.text and "json_schema" in response.text:
-                response.close()
-                self.legacy = True
-                return self.inner.handle_request(_as_json_object(request, body))
-        return response
+        return self.inner.handle_request(request)
+
+    def _probe(self, request: httpx.Request, body: dict[str, Any], endpoint: str) -> httpx.Response:
+        verdict: bool | None = None
+        try:
+            response = self.inner.handle_request(request)
+            if response.status_code in (400, 422, 500):
+                response.read()
+                if "json_object" in response.text and "json_schema" in response.text:
+                    response.close()
+                    verdict = self.legacy = True
+                    return self.inner.handle_request(_as_json_object(request, body))
+            if response.status_code == 200:
+                verdict = False
+            return response
+        finally:
+            self.memory.settle(endpoint, verdict)
 
     def close(self) -> None:
         self.inner.close()
@@ -157,7 +236,7 @@ def make_client(
         http_client=cast(
             Any,
             httpx.Client(
-                transport=SchemaFormatTransport(transport),
+                transport=SchemaFormatTransport(transport, memory=FORMATS),
                 timeout=httpx.Timeout(settings.timeout, connect=10.0),
             ),
         ),

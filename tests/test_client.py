@@ -4,7 +4,10 @@ schema-format fallback, output errors and the token budget."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import instructor
@@ -13,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from factx import BadModelOutputError, BudgetExceededError, ModelError, Settings, TransportError
-from factx._client import LLM, SchemaFormatTransport
+from factx._client import LLM, FormatMemory, SchemaFormatTransport
 
 
 class Answer(BaseModel):
@@ -186,3 +189,37 @@ def test_make_client_sends_through_a_given_transport() -> None:
     assert llm.ask(Answer, MSG).speaker == "Wang Yi"
     # The schema-format layer still sits above the given transport.
     assert len(seen) == 1 and seen[0]["model"] == "m"
+
+
+def test_concurrent_workers_pay_one_refused_json_schema_per_endpoint() -> None:
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        body = json.loads(r.content)
+        if body["response_format"]["type"] == "json_schema":
+            time.sleep(0.2)  # the probe is in flight while the other workers arrive
+            with lock:
+                refused.append(1)
+            return httpx.Response(500, text="Input should be 'text' or 'json_object' (json_schema)")
+        return httpx.Response(200, json=_completion('{"answer": true}'))
+
+    memory = FormatMemory()
+    inner = httpx.MockTransport(handler)
+    transports = [SchemaFormatTransport(inner, memory=memory) for _ in range(4)]
+    schema = {"name": "A", "schema": {"type": "object"}}
+    fmt = {"type": "json_schema", "json_schema": schema}
+    request = {"model": "m", "messages": [], "response_format": fmt}
+
+    def one(t: SchemaFormatTransport) -> int:
+        with httpx.Client(transport=t) as c:
+            return c.post("http://127.0.0.1:9/v1/chat/completions", json=request).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(one, transports))
+    assert codes == [200, 200, 200, 200]
+    assert len(refused) == 1
+    # Another endpoint is probed on its own.
+    with httpx.Client(transport=SchemaFormatTransport(inner, memory=memory)) as c:
+        c.post("http://127.0.0.1:10/v1/chat/completions", json=request)
+    assert len(refused) == 2
