@@ -224,13 +224,12 @@ def non_fact_lines(text: str) -> list[Span]:
 
 
 def mentions(text: str, people: list[str]) -> list[str]:
-    """Which of ``people`` are named in ``text``, by full name or by surname alone."""
+    """Which of ``people`` are named in ``text``, by full name, alias or surname alone (a
+    Chinese family name first: "Xi"). Never by a given name, and never in the genitive: in
+    "Putins Sprecher traf Xi" Putin did not meet Xi."""
     out = []
     for p in people:
-        parts = p.split()
-        # Chinese names put the family name first: "Xi", "Wang"; others end with it.
-        keys = {p, parts[-1]} | ({parts[0]} if len(parts[0]) <= 4 and len(parts) == 2 else set())
-        if any(re.search(rf"\b{re.escape(k)}\b", text) for k in keys if len(k) >= 2):
+        if any(_people.find_word(text, f, genitive=False) >= 0 for f in _people.forms(p)):
             out.append(p)
     return out
 

@@ -251,10 +251,10 @@ def _find(text: str) -> tuple[Entity, ...]:
     for m in _SAID_NAME.finditer(text):
         found.setdefault(m.group("name"), m.start("name"))
     # The alias table folds spellings to one name.
-    for canon, forms in _alias_forms().items():
-        pos = [p for f in forms if (p := _find_word(text, f)) >= 0]
+    for canon, variants in _alias_forms().items():
+        pos = [p for f in variants if (p := find_word(text, f)) >= 0]
         if pos:
-            found = {k: v for k, v in found.items() if k not in forms or k == canon}
+            found = {k: v for k, v in found.items() if k not in variants or k == canon}
             found[canon] = min([*pos, found.get(canon, len(text))])
     # A name inside a longer one ("Putin" in "Wladimir Putin") is that person.
     names = sorted(found, key=lambda n: found[n])
@@ -269,7 +269,7 @@ def _find(text: str) -> tuple[Entity, ...]:
             any(t in (surnames[o], surnames[o] + "s") for o in people if o != n) for t in n.split()
         )
     ]
-    entities = [Entity(n, "person", found[n], _forms(n)) for n in people]
+    entities = [Entity(n, "person", found[n], forms(n)) for n in people]
     taken = {w for e in entities for f in e.forms for w in f.split()}
     orgs: dict[str, int] = {}
     for m in _ACRONYM.finditer(text):
@@ -284,7 +284,7 @@ def _find(text: str) -> tuple[Entity, ...]:
             org = f"{adj} {noun}" if adj and _is_adjective(adj) else noun
             orgs.setdefault(org, m.start() if org != noun else m.start("noun"))
     for n in ORG_NAMES:
-        if (p := _find_word(text, n)) >= 0:
+        if (p := find_word(text, n)) >= 0:
             orgs.setdefault(n, p)
     entities += [Entity(n, "org", p, (n,)) for n, p in sorted(orgs.items(), key=lambda x: x[1])]
     return tuple(sorted(entities, key=lambda e: e.first))
@@ -319,7 +319,8 @@ def _part_of(short: str, long: str) -> bool:
     return f" {short} " in f" {long} " or (len(short.split()) == 1 and short == _surname(long))
 
 
-def _forms(name: str) -> tuple[str, ...]:
+def forms(name: str) -> tuple[str, ...]:
+    """The forms a person is mentioned by: full name, aliases, surname."""
     forms = [name, *PEOPLE_ALIASES.get(name, ())]
     sur = _surname(name)
     if sur != name and len(sur) >= 2:
@@ -327,7 +328,7 @@ def _forms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
-def _find_word(text: str, form: str, *, genitive: bool = True) -> int:
+def find_word(text: str, form: str, *, genitive: bool = True) -> int:
     ending = "(?:s)?" if genitive else ""
     m = re.search(rf"(?<![\w-]){re.escape(form)}{ending}(?![\w-])", text)
     return m.start() if m else -1
@@ -346,7 +347,7 @@ def mentioned(span: str, entities: Sequence[Entity], *, genitive: bool = True) -
     """Which entities ``span`` names, by any of their forms; a genitive ("Lawrows Reise")
     counts unless ``genitive`` is False."""
     return [
-        e for e in entities if any(_find_word(span, f, genitive=genitive) >= 0 for f in e.forms)
+        e for e in entities if any(find_word(span, f, genitive=genitive) >= 0 for f in e.forms)
     ]
 
 

@@ -8,6 +8,7 @@ from factx._candidates import (
     context_around,
     expand_name,
     find_candidates,
+    mentions,
     people,
     quotes,
     sentences,
@@ -80,3 +81,10 @@ def test_candidates_find_amounts_and_cues() -> None:
     assert [s.text[:12] for s in c.treaty_sentences] == ["Sie unterzei"]
     ctx = context_around(text, c.sentences, c.treaty_sentences[0].start, c.treaty_sentences[0].end)
     assert ctx.text.startswith("Putin und Xi") and ctx.text.endswith("Abkommen.")
+
+
+def test_mentions_use_name_forms_never_a_given_name_or_a_genitive() -> None:
+    people_ = ["Qin Gang", "Wladimir Putin", "Xi Jinping"]
+    assert mentions("Der Gang der Dinge war zäh.", people_) == []  # a given name, a noun
+    assert mentions("Qin reiste ab.", people_) == ["Qin Gang"]  # the family name first
+    assert mentions("Putins Sprecher traf Xi.", people_) == ["Xi Jinping"]
