@@ -159,8 +159,8 @@ MEETING_VERBS = (
 MEETING_NOUNS = (
     "Treffen", "Gipfel", "Gipfeltreffen", "Gespräch", "Gespräche", "Gesprächen", "Telefonat",
     "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
-    "Videogespräch", "Besuch", "Staatsbesuch", "Arbeitsbesuch", "Visite", "Unterredung",
-    "Verhandlungen", "Konsultationen", "Zusammenkunft", "Reise",
+    "Videogespräch", "Videolink", "Videoverbindung", "Besuch", "Staatsbesuch", "Arbeitsbesuch",
+    "Visite", "Unterredung", "Verhandlungen", "Konsultationen", "Zusammenkunft", "Reise",
 )  # fmt: skip
 MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")
 # Nouns that by themselves say that two people met or talked; "Besuch" and "Reise" do not
@@ -168,10 +168,11 @@ MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch
 TALK_NOUNS = (
     "Treffen", "Gipfel", "Gipfeltreffen", "Gespräche", "Gesprächen", "Telefonat",
     "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
-    "Videogespräch", "Unterredung",
+    "Videogespräch", "Videolink", "Videoverbindung", "Unterredung",
 )  # fmt: skip
-PHONE_CUES = ("telefon", "Telefon", "Anruf", "anrief", "rief")
-VIDEO_CUES = ("video", "Video", "virtuell", "online", "Online", "Videobrücke")
+# Patterns (not words): "telefonierten", "Telefonat", "Anruf", "rief Xi … an".
+PHONE_CUES = (r"[Tt]elefon", r"\b[Aa]nruf", r"\banrief", r"\brief\w*(?: \w+){1,4} an\b")
+VIDEO_CUES = (r"[Vv]ideo", r"\bvirtuell", r"\b[Oo]nline\b")
 
 # --------------------------------------------------------------------------------- tense
 

@@ -346,9 +346,7 @@ def people(text: str) -> list[str]:
 def mentioned(span: str, entities: Sequence[Entity], *, genitive: bool = True) -> list[Entity]:
     """Which entities ``span`` names, by any of their forms; a genitive ("Lawrows Reise")
     counts unless ``genitive`` is False."""
-    return [
-        e for e in entities if any(find_word(span, f, genitive=genitive) >= 0 for f in e.forms)
-    ]
+    return [e for e in entities if any(find_word(span, f, genitive=genitive) >= 0 for f in e.forms)]
 
 
 def names(entities: Iterable[Entity]) -> list[str]:

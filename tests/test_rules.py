@@ -68,3 +68,15 @@ def test_tense_from_cue_words() -> None:
     assert tense("Die Minister trafen sich gestern.") == "held"
     assert tense("Ein Besuch in der Hauptstadt ist für den Herbst geplant.") == "planned"
     assert tense("Im kommenden Monat will der Präsident nach Rom reisen.") == "planned"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Xi rief Putin am Montag an.", "phone"),
+        ("Er rief zur Ruhe auf.", "in_person"),
+        ("Ein Brief kam gestern an.", "in_person"),
+    ],
+)
+def test_a_call_is_told_by_a_separable_verb_not_by_any_rief(sentence: str, expected: str) -> None:
+    assert kind(sentence) == expected
