@@ -15,30 +15,15 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from ._lexicon import PEOPLE_ALIASES
+from ._names import CHINESE_SURNAMES
+
 EntityKind = Literal["person", "place", "party"]
 
-# label -> variants (any spelling; they are folded before lookup). Surname-first for Chinese.
-_PERSONS: dict[str, tuple[str, ...]] = {
-    "Wladimir Putin": ("Vladimir Putin", "Putin", "W. Putin"),
-    "Sergej Lawrow": ("Sergei Lavrov", "Sergey Lavrov", "Lawrow", "Lavrov"),
-    "Nikolai Patruschew": ("Nikolay Patrushev", "Patruschew", "Patrushev"),
-    "Xi Jinping": ("Xi Jiinping", "Xi"),
-    "Wang Yi": ("Wang",),
-    "Qin Gang": ("Qin",),
-    "Mao Ning": (),
-    "Li Qiang": (),
-    "Juri Uschakow": ("Yuri Ushakov", "Jurij Uschakow", "Uschakow", "Ushakov"),
-    "Dmitri Peskow": ("Dmitry Peskov", "Peskow", "Peskov"),
-    "Sergej Schoigu": ("Sergei Shoigu", "Schoigu", "Shoigu"),
-    "Dmitri Medwedew": ("Dmitry Medvedev", "Medwedew", "Medvedev"),
-    "Wolodymyr Selenskyj": ("Volodymyr Zelensky", "Wolodymyr Selenski", "Selenskyj", "Zelensky"),
-    "Mychajlo Podoljak": ("Mykhailo Podolyak", "Podoljak", "Podolyak"),
-    "Antony Blinken": ("Blinken",),
-    "Joe Biden": ("Joseph Biden", "Biden"),
-    "Janet Yellen": ("Yellen",),
-}
+# label -> variants: the one alias table of people (_lexicon), folded before lookup.
+_PERSONS: dict[str, tuple[str, ...]] = dict(PEOPLE_ALIASES)
 # Chinese names put the family name first.
-_FAMILY_FIRST = frozenset({"Xi Jinping", "Wang Yi", "Qin Gang", "Mao Ning", "Li Qiang"})
+_FAMILY_FIRST = frozenset(n for n in _PERSONS if n.split()[0].lower() in CHINESE_SURNAMES)
 
 _PLACES: dict[str, tuple[str, ...]] = {
     "Moskau": ("Moscow", "Moskwa", "Moskva"),

@@ -83,7 +83,7 @@ FEMININE_ENDING = "(?:in|innen)?"
 PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
     "Wladimir Putin": ("Vladimir Putin", "Putin", "W. Putin"),
     "Xi Jinping": ("Xi",),
-    "Wang Yi": (),
+    "Wang Yi": ("Wang",),
     "Sergej Lawrow": ("Sergei Lavrov", "Sergey Lavrov", "Sergei Lawrow", "Lawrow", "Lavrov"),
     "Nikolai Patruschew": ("Nikolay Patrushev", "Patruschew", "Patrushev"),
     "Dmitri Peskow": ("Dmitry Peskov", "Dmitrij Peskow", "Peskow", "Peskov"),

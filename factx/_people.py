@@ -35,7 +35,7 @@ from ._lexicon import (
     ROLE_NOUNS,
     ROLE_SUFFIXES,
 )
-from ._names import CHINESE_SURNAMES, is_place
+from ._names import CHINESE_SURNAMES, is_place, same_person
 
 EntityKind = Literal["person", "org"]
 
@@ -252,7 +252,11 @@ def _find(text: str) -> tuple[Entity, ...]:
         found.setdefault(m.group("name"), m.start("name"))
     # The alias table folds spellings to one name.
     for canon, variants in _alias_forms().items():
-        pos = [p for f in variants if (p := find_word(text, f)) >= 0]
+        # A one-word alias ("Wang") is someone else's when the article names a "Wang Wenbin".
+        usable = list(variants)
+        if any(_surname(n) in variants and n != canon for n in found if len(n.split()) > 1):
+            usable = [f for f in usable if len(f.split()) > 1]
+        pos = [p for f in usable if (p := find_word(text, f)) >= 0]
         if pos:
             found = {k: v for k, v in found.items() if k not in variants or k == canon}
             found[canon] = min([*pos, found.get(canon, len(text))])
@@ -269,6 +273,12 @@ def _find(text: str) -> tuple[Entity, ...]:
             any(t in (surnames[o], surnames[o] + "s") for o in people if o != n) for t in n.split()
         )
     ]
+    # A misspelt repeat of a name in the article is that person ("Xi Jiinping").
+    merged: list[str] = []
+    for n in people:
+        if not any(len(n.split()) > 1 and len(o.split()) > 1 and same_person(n, o) for o in merged):
+            merged.append(n)
+    people = merged
     entities = [Entity(n, "person", found[n], forms(n)) for n in people]
     taken = {w for e in entities for f in e.forms for w in f.split()}
     orgs: dict[str, int] = {}

@@ -86,3 +86,14 @@ def test_a_surname_alone_or_in_the_genitive_mentions_the_person() -> None:
     assert [e.name for e in mentioned("Quandtberg schwieg.", [who])] == ["Malte Quandtberg"]
     assert mentioned("Quandtbergs Team.", [who]) == [who]
     assert mentioned("Quandtbergs Team.", [who], genitive=False) == []
+
+
+def test_a_one_word_alias_belongs_to_the_namesake_the_article_names() -> None:
+    # "Wang" folds to Wang Yi, unless the article names another Wang.
+    assert people("Außenamtssprecher Wang Wenbin sagte, Wang sehe keinen Grund.") == ["Wang Wenbin"]
+    assert people("Wang traf am Montag die Delegation.") == ["Wang Yi"]
+
+
+def test_a_misspelt_repeat_of_a_name_is_the_same_person() -> None:
+    text = "Xi Jinping empfing die Gäste. Später dankte Xi Jiinping den Organisatoren."
+    assert people(text) == ["Xi Jinping"]
