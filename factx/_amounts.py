@@ -15,6 +15,8 @@ from decimal import Decimal
 from babel.numbers import NumberFormatError, parse_decimal
 from text_to_num import text2num
 
+from ._lexicon import QUALIFIERS, phrase_alternation
+
 # ---------------------------------------------------------------------------------------
 # Amounts
 # ---------------------------------------------------------------------------------------
@@ -103,10 +105,7 @@ _PREFIX_CUR = r"US-?\$|\$|€|£|USD|EUR|GBP"
 _SCALE = (
     r"Tausend|Tsd\.|Mio\.?|Millionen|Million|Mrd\.?|Milliarden|Milliarde|Bio\.|Billionen|Billion"
 )
-_QUALIFIER = (
-    r"mehr\s+als|weniger\s+als|bis\s+zu|rund|fast|etwa|knapp|über|ca\.|circa|zirka|nahezu"
-    r"|beinahe|annähernd|ungefähr|gut|mindestens|höchstens|unter"
-)
+_QUALIFIER = phrase_alternation(QUALIFIERS)
 _DIGITS = r"\d{1,3}(?:[. \u00a0\u202f\u2009]\d{3})+(?:,\d+)?(?!\d)|\d+(?:[.,]\d+)?(?!\d)"
 _NUMWORD = (
     r"anderthalb|eineinhalb|[a-zäöüß]*?(?:eins|eine[rnms]?|ein|zwei|drei|vier|fünf|sechs|sieben"

@@ -28,6 +28,7 @@ from rapidfuzz import fuzz, process
 from ._dates import WEEKDAY_NAMES
 from ._dates import WEEKDAYS as _WEEKDAYS
 from ._entities import EntityResolver, Resolved, fold, more_specific, places_compatible
+from ._lexicon import QUALIFIERS
 from ._schemas import (
     ArticleFacts,
     ConsolidatedFact,
@@ -80,8 +81,7 @@ _STOPWORDS_TEXT = """
     wir zum zur zwischen
 """
 _STOPWORDS = frozenset(fold(_STOPWORDS_TEXT).split())
-_APPROX: tuple[str, ...] = ("rund", "etwa", "ungefähr", "fast", "knapp", "gut", "ca")
-_APPROX += ("mehr als", "über", "weniger als", "unter", "mindestens", "höchstens", "nahezu")
+_APPROX: tuple[str, ...] = QUALIFIERS
 _TREATY_GENERIC = frozenset(
     "vertrag vertrags vertrages abkommen abkommens der die das den des über zur zum und".split()
 )

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ._lexicon import QUALIFIERS, phrase_alternation
+
 # ---------------------------------------------------------------------------------------
 # Dates
 # ---------------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ _WD = rf"\b(?:{_alt(list(WEEKDAYS))})"
 _WD_SUFFIX = r"(?:vormittag|nachmittag|mittag|morgen|abend|nacht)?(?![a-zäöüß])"
 _YEAR = r"(?:19|20)\d{2}(?![\d])"
 _PART = r"Anfang|Mitte|Ende"
-_APPROX = r"fast|etwa|rund|knapp|gut|ungefähr|nahezu|beinahe|mehr\s+als|über|weniger\s+als"
+_APPROX = phrase_alternation(QUALIFIERS)
 _NUMW = _alt(list(_NUMBER_WORDS)) + r"|wenigen|einigen|mehreren|\d+"
 _FUTURE = re.compile(
     r"\b(?:werde|würde|würden|wirst|soll|sollen|solle|sollte|sollten|plant|planen|planten"

@@ -34,6 +34,23 @@ ABBREVIATIONS = (
     "inkl", "Jh", "Abs", "Art", "Bd", "Hrsg", "evtl", "ggf", "sog", "Mrs", "Mr", "Co",
 )  # fmt: skip
 
+# ----------------------------------------------------------------------------- qualifiers
+
+# Words before a number that make it approximate or a bound: "rund 240 Milliarden",
+# "mehr als 200 Milliarden", "vor knapp drei Wochen". Several words are one qualifier.
+QUALIFIERS = (
+    "mehr als", "weniger als", "bis zu", "rund", "fast", "etwa", "knapp", "über", "ca.",
+    "circa", "zirka", "nahezu", "beinahe", "annähernd", "ungefähr", "gut", "mindestens",
+    "höchstens", "unter",
+)  # fmt: skip
+
+
+def phrase_alternation(items: Iterable[str]) -> str:
+    """Words and phrases as a regex alternation: escaped, spaces as any whitespace."""
+    alts = sorted(set(items), key=len, reverse=True)
+    return "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
+
+
 # --------------------------------------------------------------------------------- speech
 
 # Verbs that introduce or close reported speech, in the forms news German uses.
