@@ -15,7 +15,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from ._lexicon import PEOPLE_ALIASES
+from ._lexicon import PEOPLE_ALIASES, is_title
 from ._names import CHINESE_SURNAMES
 
 EntityKind = Literal["person", "place", "party"]
@@ -68,12 +68,6 @@ _PARTIES: dict[str, tuple[str, ...]] = {
     "Kasachstan": ("Kazakhstan", "Astana"),
 }
 
-_TITLES_TEXT = """
-    präsident präsidentin president staatschef kremlchef regierungschef premier
-    premierminister ministerpräsident minister ministerin außenminister außenministerin
-    verteidigungsminister sprecher sprecherin kremlsprecher botschafter diplomat
-    topdiplomat berater beraterin herr frau dr prof mr mrs
-"""
 # German and English transliterations of Cyrillic folded to one spelling; order matters.
 _FOLDS = (("tsch", "ch"), ("sch", "sh"), ("zh", "sh"), ("kh", "ch"), ("w", "v"), ("z", "s"))
 _FOLD_Y = re.compile(r"[jy]")
@@ -91,9 +85,6 @@ def fold(text: str) -> str:
         text = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
         text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(_NON_WORD.sub(" ", text.replace("-", " ")).split())
-
-
-_TITLES = frozenset(fold(_TITLES_TEXT).split())
 
 
 def translit(text: str) -> str:
@@ -141,7 +132,7 @@ _PARTY_TABLE = _table("party", _PARTIES)
 
 def _strip_titles(name: str) -> list[str]:
     words = [w for w in name.replace("-", " ").split() if w]
-    kept = [w for w in words if fold(w) not in _TITLES and not w[:1].islower()]
+    kept = [w for w in words if not is_title(w) and not w[:1].islower()]
     return kept or words
 
 

@@ -93,6 +93,30 @@ ROLE_SUFFIXES = (
     "manager", "chefin",
 )  # fmt: skip
 FEMININE_ENDING = "(?:in|innen)?"
+# Offices and honorifics that are never part of a person's name, for name keys: "Chinas
+# Außenminister Wang Yi" is "Wang Yi". (A role noun that is also a surname, "Richter",
+# is not here.)
+TITLE_WORDS = frozenset(
+    w.casefold()
+    for w in """
+    präsident präsidentin president staatspräsident vizepräsident staatschef kremlchef
+    regierungschef premier premierminister premierministerin ministerpräsident minister
+    ministerin außenminister außenministerin aussenminister verteidigungsminister
+    finanzminister finanzministerin wirtschaftsminister handelsminister sprecher sprecherin
+    außenamtssprecher außenamtssprecherin kremlsprecher botschafter botschafterin diplomat
+    chefdiplomat topdiplomat top kanzler kanzlerin bundeskanzler generalsekretär parteichef
+    vorsitzender vorsitzende sekretär berater beraterin general admiral staatsoberhaupt
+    machthaber herr frau dr prof mr mrs ms sir chinas russlands amerikas us uno
+    """.split()
+)
+
+
+def is_title(word: str) -> bool:
+    """An office or honorific before a name: "Außenminister", "US-Außenminister", "Dr."."""
+    parts = word.casefold().replace(".", "").split("-")
+    # "US-Außenminister", "Kreml-Sprecher": a hyphenated title has a title part at the end.
+    return "".join(parts) in TITLE_WORDS or parts[-1] in TITLE_WORDS
+
 
 # Well-known people of the beat under their German spelling, with transliterations and
 # spellings seen in other outlets. Finding a person never depends on this table; it only

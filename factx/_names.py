@@ -19,6 +19,8 @@ from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
+from ._lexicon import is_title
+
 __all__ = [
     "CHINESE_SURNAMES",
     "canonical_country",
@@ -44,20 +46,6 @@ CHINESE_SURNAMES = frozenset(
     """.split()
 )
 
-# Words before a name that are not part of it: offices, honorifics, "Chinas", "Russlands".
-_TITLES = frozenset(
-    w.casefold()
-    for w in """
-    präsident präsidentin president staatspräsident vizepräsident staatschef kremlchef
-    regierungschef premier premierminister premierministerin ministerpräsident minister
-    ministerin außenminister außenministerin aussenminister verteidigungsminister
-    finanzminister finanzministerin wirtschaftsminister handelsminister sprecher sprecherin
-    außenamtssprecher außenamtssprecherin kremlsprecher botschafter botschafterin diplomat
-    chefdiplomat topdiplomat top kanzler kanzlerin bundeskanzler generalsekretär parteichef
-    vorsitzender vorsitzende sekretär berater beraterin general admiral staatsoberhaupt
-    machthaber herr frau dr prof mr mrs ms sir chinas russlands amerikas us uno
-    """.split()
-)
 # Particles inside names ("von der Leyen", "Baschar al-Assad"): dropped, never a surname.
 _PARTICLES = frozenset("von van der den de da di du la le al el bin ibn zu".split())
 
@@ -101,9 +89,8 @@ def name_key(word: str) -> str:
 
 
 def _is_title(word: str) -> bool:
-    parts = word.casefold().replace(".", "").split("-")
     # "US-Außenminister", "Kreml-Sprecher": a hyphenated title has a title part at the end.
-    return "".join(parts) in _TITLES or parts[-1] in _TITLES
+    return is_title(word)
 
 
 @lru_cache(maxsize=4096)

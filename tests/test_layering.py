@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "_amounts": {"_lexicon"},
     "_dates": {"_lexicon"},
     "_ground": {"_schemas"},
-    "_names": set(),
+    "_names": {"_lexicon"},
     "_entities": {"_names", "_lexicon"},
     "_lexicon": set(),
     "_people": {"_lexicon", "_names"},
