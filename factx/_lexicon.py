@@ -194,7 +194,7 @@ MEETING_VERBS = (
     "zusammengekommen", "zusammenkommen", "empfing", "empfängt", "empfangen",
     "telefonierte", "telefonierten", "telefoniert", "besuchte", "besuchten", "besucht",
     "besuchen", "reist", "reiste", "reisen", "verhandelten", "beriet", "berieten",
-    "konferierten",
+    "konferierten", "gesprochen",
 )  # fmt: skip
 # Nouns that name a meeting or a call; compounds end in them ("Gipfeltreffen", "EU-Gipfel").
 MEETING_NOUNS = (

@@ -246,6 +246,12 @@ def _meeting(
         if len(in_sentence) == 2
         else rules.participants(ans.participants if ans else [], named)
     )
+    if len(participants) < 2 and ans is not None and ans.is_meeting:
+        # The model says "a meeting" but names nobody (the 1.5B model often does): the
+        # people in sight are who met when they are exactly two.
+        in_sight = list(dict.fromkeys([*in_sentence, *named]))
+        if len(in_sight) == 2:
+            participants = tuple(in_sight)
     if len(participants) < 2:
         return
     location = ans.location if ans is not None else "none"

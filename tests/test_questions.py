@@ -193,3 +193,20 @@ def test_whole_strategy_fits_a_local_servers_context() -> None:
     assert len(local) >= 7 and {r["max_tokens"] for r in local} == {512}
     hosted = _whole_requests("https://api.openai.com/v1", text)
     assert len(hosted) == 1 and hosted[0]["max_tokens"] == 4096
+
+
+def test_a_meeting_the_model_confirms_without_names_is_between_the_two_in_sight() -> None:
+    text = (
+        "Regierungschefin Gerda Pfisterer reiste nach Rom. "
+        "Dort gab es Gespräche mit Ministerpräsident Malte Quandtberg über Häfen."
+    )
+    nameless = {**CARELESS, "MeetingAnswer": {"is_meeting": True, "participants": [],
+                                              "location": "none", "status": "held"}}  # fmt: skip
+    facts, _ = _extract(nameless, text=text)
+    assert [set(m.participants) for m in facts.meetings] == [
+        {"Gerda Pfisterer", "Malte Quandtberg"}
+    ]
+    # The model says no: no meeting, even with the two in sight.
+    no = {**nameless, "MeetingAnswer": {**nameless["MeetingAnswer"], "is_meeting": False}}
+    facts, _ = _extract(no, text=text)
+    assert facts.meetings == ()
