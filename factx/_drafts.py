@@ -60,6 +60,7 @@ class TradeDraft:
     parties: tuple[str, ...]
     evidence: str
     pos: int
+    period_from_context: bool = False
 
 
 Draft = MeetingDraft | StatementDraft | TreatyDraft | TradeDraft

@@ -51,6 +51,11 @@ def phrase_alternation(items: Iterable[str]) -> str:
     return "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
 
 
+# A date after these words is what a figure is compared with, not its period: "schneller
+# als im Mai", "gegenüber dem Vorjahr", "im Vergleich zum Mai".
+COMPARISON_CUES = ("als", "gegenüber", "im Vergleich zu", "im Vergleich zum", "verglichen mit",
+                   "nachdem", "seit")  # fmt: skip
+
 # --------------------------------------------------------------------------------- speech
 
 # Verbs that introduce or close reported speech, in the forms news German uses.

@@ -185,7 +185,14 @@ def _trade(
     amount = normalize_amount(amount_text)
     if amount is None:
         return
-    period, period_text = rules.period_of(sent.text, start - sent.start, doc.published)
+    before = context_around(doc.text, cand.sentences, sent.start, sent.end, before=3)
+    period, period_text, from_context = rules.period_of(
+        sent.text,
+        start - sent.start,
+        doc.published,
+        before=doc.text[before.start : sent.start],
+        previous=drafts.trade_figures[-1].period if drafts.trade_figures else None,
+    )
     parties = [c for c in countries_in(sent.text) if c in ("Russland", "China")] or [
         "China",
         "Russland",
@@ -203,6 +210,7 @@ def _trade(
             parties=tuple(parties),
             evidence=sent.text,
             pos=sent.start,
+            period_from_context=from_context,
         )
     )
 

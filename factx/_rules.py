@@ -13,6 +13,7 @@ from ._dates import find_dates
 from ._drafts import MeetingKind, MeetingStatus, TreatyStatus
 from ._lexicon import (
     BUNDLE_QUANTIFIERS,
+    COMPARISON_CUES,
     HELD_CUES,
     MEETING_NOUN_SUFFIXES,
     MEETING_NOUNS,
@@ -44,17 +45,66 @@ def date_of(span_text: str, published: date | None) -> tuple[str | None, str | N
     return None, None
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:]\s|\s[–—-]\s")
+_COMPARED = re.compile("(?:" + words(COMPARISON_CUES) + r")(?:\s+\w+){0,2}\s*$", re.I)
+
+
+def _clause(sentence: str, pos: int) -> tuple[int, int]:
+    """The clause of ``sentence`` around offset ``pos``: between commas, semicolons, dashes."""
+    start = 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        if m.end() <= pos:
+            start = m.end()
+        elif m.start() >= pos:
+            return start, m.start()
+    return start, len(sentence)
+
+
 def period_of(
-    sentence: str, amount_pos: int, published: date | None
-) -> tuple[str | None, str | None]:
-    """The period of a figure: a year, month or range near the amount beats a day
-    ("Wie die Zollverwaltung am Freitag mitteilte, stieg der Handel 2023 auf …").
-    ``amount_pos`` is the amount's offset within ``sentence``."""
-    found = [m for m in find_dates(sentence, published) if m.date.value]
-    if not found:
-        return None, None
-    best = min(found, key=lambda m: (m.date.kind == "day", abs(m.start - amount_pos)))
-    return best.date.value, best.text
+    sentence: str,
+    amount_pos: int,
+    published: date | None,
+    *,
+    before: str = "",
+    previous: str | None = None,
+) -> tuple[str | None, str | None, bool]:
+    """The period of a figure, by the first rule that gives one:
+
+    1. a year, month or range in the amount's own clause, the nearest one ("2016 lag er bei
+       69,5 Milliarden, 2017 bei 84,1 Milliarden"), unless it is what the figure is compared
+       with ("schneller als im Mai");
+    2. ``previous``, the period of the figure told just before in the article (a list of
+       figures names its year once);
+    3. the last year, month or range in ``before``, the sentences in front of it;
+    4. a day in the clause stands for its month (a contract signed "heute").
+
+    A reporting day ("wie die Zollverwaltung am Freitag mitteilte") is never the period.
+    ``amount_pos`` is the amount's offset within ``sentence``. Returns (period, as written
+    in the sentence, whether it came from the context: rules 2 and 3).
+    """
+    lo, hi = _clause(sentence, amount_pos)
+    found = [
+        m
+        for m in find_dates(sentence, published)
+        if m.date.value and lo <= m.start < hi and not _COMPARED.search(sentence[lo : m.start])
+    ]
+    spans = [m for m in found if m.date.kind != "day"]
+    if spans:
+        best = min(spans, key=lambda m: abs(m.start - amount_pos))
+        return best.date.value, best.text, False
+    if previous:
+        return previous, None, True
+    earlier = [
+        m
+        for m in find_dates(before, published)
+        if m.date.value and m.date.kind != "day" and not _COMPARED.search(before[: m.start])
+    ]
+    if earlier:
+        return earlier[-1].date.value, None, True
+    days = [m for m in found if m.date.kind == "day"]
+    if days and days[0].date.value:
+        return days[0].date.value[:7], days[0].text, False
+    return None, None, False
 
 
 # ---------------------------------------------------------------------------- meetings

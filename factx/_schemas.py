@@ -97,6 +97,11 @@ class TradeFigure(Fact):
     qualifier: str | None = Field(default=None, description="'rund', 'mehr als', … if any.")
     period: str | None = Field(default=None, description="YYYY, YYYY-MM or START..END.")
     period_text: str | None = None
+    period_from_context: bool = Field(
+        default=False,
+        description="The period is not in the evidence: it was carried over from the figure "
+        "or the sentences told just before (a list of figures names its year once).",
+    )
     metric: str = "bilateral trade volume"
     parties: tuple[str, ...] = ()
 

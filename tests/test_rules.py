@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from factx._rules import counted_treaties, head_noun, kind, proper_treaty, tense, treaty_status
+from factx._rules import (
+    counted_treaties,
+    head_noun,
+    kind,
+    period_of,
+    proper_treaty,
+    tense,
+    treaty_status,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +90,35 @@ def test_tense_from_cue_words() -> None:
 )
 def test_a_call_is_told_by_a_separable_verb_not_by_any_rief(sentence: str, expected: str) -> None:
     assert kind(sentence) == expected
+
+
+PUB = date(2024, 7, 12)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "amount", "before", "previous", "expected"),
+    [
+        # Each figure takes the year of its own clause.
+        ("2021 lag der Umsatz bei 40,5 Milliarden Euro, 2022 bei 51,2 Milliarden Euro.",
+         "51,2", "", None, ("2022", False)),
+        # A date the figure is compared with is not its period.
+        ("Die Einfuhren stiegen auf 8,1 Milliarden Euro und damit schneller als im Mai.",
+         "8,1", "Im Juni wuchs der Handel kräftig.", None, ("2024-06", True)),
+        # A list of figures names its period once: the figure before passes it on.
+        ("Die Ausfuhren stiegen auf 7,7 Milliarden Euro.", "7,7", "", "2023", ("2023", True)),
+        # A reporting day is no period; the month told before is.
+        ("Der Umsatz betrug 3,3 Milliarden Euro, wie das Amt am Freitag mitteilte.",
+         "3,3", "Der Handel erreichte im Mai einen Höchststand.", None, ("2024-05", True)),
+        # A day in the clause alone stands for its month (a contract signed "heute").
+        ("Heute haben wir einen Vertrag über 2,5 Milliarden Euro unterzeichnet.",
+         "2,5", "", None, ("2024-07", False)),
+        ("Der Umsatz betrug 3,3 Milliarden Euro.", "3,3", "", None, (None, False)),
+    ],
+)  # fmt: skip
+def test_the_period_of_a_figure(
+    sentence: str, amount: str, before: str, previous: str | None, expected: tuple[str | None, bool]
+) -> None:
+    period, _, from_context = period_of(
+        sentence, sentence.index(amount), PUB, before=before, previous=previous
+    )
+    assert (period, from_context) == expected
