@@ -255,10 +255,12 @@ TREATY_NOUN_SUFFIXES = (
 TREATY_STATUS_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("suspended", ("ausgesetzt", "aussetz", "suspendier", "Suspendierung", "auf Eis")),
     ("rejected", ("abgelehnt", "ablehn", "zurückgewiesen", "verworfen", "gekündigt")),
-    ("in_force", ("in Kraft", "verlängert", "verlängerten", "verlängerte", "Verlängerung")),
     ("proposed", ("vorgeschlagen", "Vorschlag", "schlug", "Positionspapier")),
+    # An extension is agreed like a new treaty: "vereinbarten, den Vertrag zu verlängern".
     ("signed", ("unterzeichne", "unterschrieb", "unterschrieben", "geschlossen", "schloss",
                 "vereinbart", "einigte", "besiegelt", "signiert")),
+    # After signing: "wurde 2001 unterzeichnet und trat 2002 in Kraft" tells the signing.
+    ("in_force", ("in Kraft",)),
 )  # fmt: skip
 # A separable verb whose particle closes the clause: "setzte … aus" is "aussetzen".
 SEPARABLE_STATUS = (("suspended", "setzte", "aus"), ("suspended", "setzten", "aus"))

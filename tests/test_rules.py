@@ -30,6 +30,8 @@ from factx._rules import (
         ("Man einigte sich auf eine Vereinbarung zum Bahnverkehr.", "signed"),
         # In force, suspended (also as a separable verb), rejected, proposed.
         ("Der Vertrag trat im Jahr 2003 in Kraft.", "in_force"),
+        # A signing told with its entry into force is a signing.
+        ("Der Vertrag wurde 2001 unterzeichnet und trat 2002 in Kraft.", "signed"),
         ("Das Land setzte seine Teilnahme an dem Abkommen im Frühjahr aus.", "suspended"),
         ("Das Parlament hat den Vertrag abgelehnt.", "rejected"),
         ("Die Regierung legte einen Friedensplan vor, der einen Waffenstillstand vorschlägt.",
