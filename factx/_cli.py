@@ -33,8 +33,9 @@ def cli() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON lines here instead of standard output.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the JSON lines here instead of standard output ('-': standard output). "
+    "A file is replaced at the end; a device or FIFO is written as it goes.",
 )
 @click.option(
     "-m",
@@ -317,46 +318,66 @@ def _log_to_stderr(*, secret: str | None) -> Callable[[], None]:
 
 
 class _Output:
-    """JSON lines to stdout, or to a file written through a temp file and renamed."""
+    """JSON lines to stdout; to a regular file through a temp file renamed at the end; to
+    a device or FIFO (``/dev/null``, a pipe) directly, since renaming over one replaces it."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._tmp: Path | None = None
-        if path is None:
+        self.lines = 0
+        if path is None or str(path) == "-":
             self._fh: IO[str] = sys.stdout
+            self._own = False
             return
+        self._own = True
         if path.exists() and path.is_dir():
             raise click.BadParameter(f"{path} is a folder", param_hint="'-o'")
-        blocker = next((p for p in path.parents if p.exists()), None)
+        if path.exists() and not path.is_file():
+            try:  # a device, FIFO or socket: write it in place
+                self._fh = path.open("w", encoding="utf-8")
+            except OSError as e:
+                raise click.BadParameter(
+                    f"cannot write {path}: {e.strerror}", param_hint="'-o'"
+                ) from None
+            return
+        # A symlink to a file: replace the file it points to, not the link.
+        target = path.resolve() if path.is_symlink() else path
+        blocker = next((p for p in target.parents if p.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise click.BadParameter(
                 f"cannot write {path}: {blocker} is not a folder", param_hint="'-o'"
             )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         except OSError as e:
             raise click.BadParameter(
                 f"cannot write {path}: {e.strerror}", param_hint="'-o'"
             ) from None
+        self._target = target
         self._tmp = Path(tmp)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
 
     def write(self, result: ArticleFacts) -> None:
         self._fh.write(result.model_dump_json() + "\n")
         self._fh.flush()
+        self.lines += 1
 
     def abort(self) -> None:
         if self._tmp is not None:
             self._fh.close()
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
+        elif self._own and not self._fh.closed:
+            self._fh.close()  # a device or FIFO: what was written cannot be taken back
 
     def close(self) -> None:
-        if self._tmp is not None and self.path is not None:
+        if self._tmp is not None:
             self._fh.close()
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self._target)
             self._tmp = None
+        elif self._own and not self._fh.closed:
+            self._fh.close()
 
 
 class _Progress:
