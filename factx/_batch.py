@@ -262,7 +262,7 @@ class Pipeline:
             extractor = self._ensure_extractor()
             try:
                 return self._extract(extractor, doc, key, run_id, stats, on_call)
-            except (_Stopped, StoreError):
+            except (_Stopped, _Unstored, StoreError):
                 raise
             except Exception as e:
                 return self._fail(run_id, doc.id, doc.source, e, "extract")
@@ -291,14 +291,17 @@ class Pipeline:
             stats.calls += len(records)
             stats.prompt_tokens += outcome.facts.usage.prompt_tokens
             stats.completion_tokens += outcome.facts.usage.completion_tokens
-        if not outcome.cacheable:
-            err = outcome.facts.errors[-1]
-            self.store.record_failure(
-                run_id=run_id, article_id=doc.id, path=doc.source.path,
-                error=err.error, message=err.message, calls=records,
-            )  # fmt: skip
-            return outcome.facts, "failed"
-        self.store.put(key, outcome.facts, run_id=run_id, calls=records)
+        try:
+            if not outcome.cacheable:
+                err = outcome.facts.errors[-1]
+                self.store.record_failure(
+                    run_id=run_id, article_id=doc.id, path=doc.source.path,
+                    error=err.error, message=err.message, calls=records,
+                )  # fmt: skip
+                return outcome.facts, "failed"
+            self.store.put(key, outcome.facts, run_id=run_id, calls=records)
+        except StoreError as e:
+            raise _Unstored(outcome.facts, e) from None  # paid for: still emit it
         return outcome.facts, "extracted"
 
     def run(
@@ -336,6 +339,7 @@ class Pipeline:
                 on_result(result, outcome, stats)
             return result, outcome
 
+        store_error: StoreError | None = None
         try:
             with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
                 futures: list[Future[tuple[ArticleFacts, Outcome]]] = [
@@ -343,10 +347,18 @@ class Pipeline:
                 ]
                 try:
                     for fut in futures:
+                        # A store that fails stops the batch; what finished still comes out.
                         try:
                             yield fut.result()[0]
                         except _Stopped:
                             continue
+                        except _Unstored as e:
+                            store_error = store_error or e.error
+                            self._stop.set()
+                            yield e.result
+                        except StoreError as e:
+                            store_error = store_error or e
+                            self._stop.set()
                 finally:
                     # On Ctrl-C or an early exit: let running articles finish their write.
                     self._stop.set()
@@ -357,6 +369,8 @@ class Pipeline:
                 self.store.finish_run(
                     run_id, ok=stats.extracted, cached=stats.cached, failed=stats.failed
                 )
+        if store_error is not None:
+            raise store_error
 
     # -- conveniences --------------------------------------------------------------------
 
@@ -366,6 +380,14 @@ class Pipeline:
 
 class _Stopped(Exception):
     """An article skipped because the batch is stopping."""
+
+
+class _Unstored(Exception):
+    """An article extracted (and paid for) whose result the store could not take."""
+
+    def __init__(self, result: ArticleFacts, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.result, self.error = result, error
 
 
 def extract(

@@ -178,7 +178,7 @@ def extract(
     import logging
 
     from ._batch import Item, Pipeline
-    from ._errors import FactxError
+    from ._errors import FactxError, StoreError
     from ._read import discover
     from ._settings import DEFAULT_LOCAL_MODEL, Settings
 
@@ -225,6 +225,12 @@ def extract(
             err=True,
         )
         raise SystemExit(143 if isinstance(e, _Terminated) else 130) from None
+    except StoreError as e:
+        if out.lines:
+            out.close()  # the results that finished are not lost with the store
+            done = True
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(1) from None
     except FactxError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(1) from None

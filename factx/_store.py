@@ -103,9 +103,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _damaged(e: sqlite3.Error) -> bool:
+    return getattr(e, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,30 +122,49 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the store at {path}: {e}") from None
-        self._lock = threading.Lock()
+            raise StoreError(f"cannot open the store at {path}: {e}{self._hint(e)}") from None
+
+    def _hint(self, e: BaseException) -> str:
+        if isinstance(e, sqlite3.Error) and _damaged(e):
+            return (
+                f" (the file is damaged: salvage it with `sqlite3 {self.path} .recover`, "
+                "or move it away to start a new store)"
+            )
+        return ""
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Any SQLite failure after opening is a ``StoreError`` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StoreError(f"the store at {self.path} failed: {e}{self._hint(e)}") from None
 
     # -- schema ------------------------------------------------------------------------
 
     def _migrate(self) -> None:
         db = self._db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
-        done = {row[0] for row in db.execute("SELECT version FROM migrations")}
-        for version, sql in enumerate(MIGRATIONS, start=1):
-            if version in done:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
+        # Several processes may open a new store at once: the applied versions are read
+        # inside the write transaction, so only the first one applies a migration.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            done = {row[0] for row in db.execute("SELECT version FROM migrations")}
+            for version, sql in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
                 for stmt in sql.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (version, _now()))
-                db.execute("COMMIT")
-            except sqlite3.Error:
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
-                raise
+            raise
 
     @property
     def schema_version(self) -> int:
@@ -150,7 +174,7 @@ class Store:
     # -- runs --------------------------------------------------------------------------
 
     def start_run(self, *, model: str, strategy: str, prompt_version: str) -> int:
-        with self._lock:
+        with self._lock, self._guard():
             cur = self._db.execute(
                 "INSERT INTO runs (started_at, model, strategy, prompt_version) VALUES (?,?,?,?)",
                 (_now(), model, strategy, prompt_version),
@@ -158,7 +182,7 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, *, ok: int, cached: int, failed: int) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "UPDATE runs SET finished_at=?, articles_ok=?, articles_cached=?, "
                 "articles_failed=? WHERE id=?",
@@ -168,7 +192,7 @@ class Store:
     # -- articles ----------------------------------------------------------------------
 
     def get(self, key: str) -> ArticleFacts | None:
-        with self._lock:
+        with self._lock, self._guard():
             row = self._db.execute(
                 "SELECT result_json FROM articles WHERE cache_key=?", (key,)
             ).fetchone()
@@ -226,14 +250,15 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing, also on KeyboardInterrupt: a kill leaves the previous state."""
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
 
     def _insert_calls(
@@ -270,7 +295,7 @@ class Store:
     # -- reading -----------------------------------------------------------------------
 
     def articles(self) -> Iterator[ArticleFacts]:
-        with self._lock:
+        with self._lock, self._guard():
             rows = self._db.execute(
                 "SELECT result_json FROM articles ORDER BY article_id, created_at"
             ).fetchall()
@@ -278,7 +303,7 @@ class Store:
             yield ArticleFacts.model_validate_json(raw)
 
     def run_stats(self, run_id: int) -> dict[str, int]:
-        with self._lock:
+        with self._lock, self._guard():
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), "
                 "COALESCE(SUM(completion_tokens),0) FROM calls WHERE run_id=?",
@@ -289,7 +314,7 @@ class Store:
     def count(self, table: str) -> int:
         if table not in {"runs", "articles", "facts", "failures", "calls"}:
             raise ValueError(table)
-        with self._lock:
+        with self._lock, self._guard():
             return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from .faults import (
     require_replay_coverage,
     settings_for,
 )
+from .test_store import _corrupt_table
 
 GOOD = recorded_articles()[0]
 
@@ -367,3 +368,23 @@ def test_cli_reports_each_bad_file_and_goes_on(counting_proxy: FaultProxy, tmp_p
     assert [(r.article_id, r.status) for r in lines] == [
         ("good", "ok"), ("a_leer", "failed"), ("b_bild", "failed"), ("c_gut", "ok"),
     ]  # fmt: skip
+
+
+def test_damaged_store_mid_batch_keeps_the_finished_results(
+    counting_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store, out = tmp_path / "s.sqlite3", tmp_path / "facts.jsonl"
+    code, err = _cli(counting_proxy, tmp_path, "--store", str(store))
+    assert code == 0, err
+    _corrupt_table(store, "calls")  # a bad sector under the calls table
+    other = tmp_path / "other.txt"
+    shutil.copyfile(recorded_articles()[1], other)
+    code, err = _cli(counting_proxy, tmp_path, str(other), "-o", str(out), "--store", str(store))
+    assert code == 1, err
+    assert f"error: the store at {store} failed: database disk image is malformed" in err
+    assert f"`sqlite3 {store} .recover`" in err
+    assert "Traceback" not in err
+    # good.txt came from the cache, other.txt was extracted but could not be stored:
+    # both are in -o all the same.
+    lines = [ArticleFacts.model_validate_json(x) for x in out.read_text("utf-8").splitlines()]
+    assert [(r.article_id, r.status) for r in lines] == [("good", "ok"), ("other", "ok")]
