@@ -36,7 +36,7 @@ from ._schemas import SCHEMA_VERSION, ArticleError, ArticleFacts, Document, Sour
 from ._settings import Settings
 from ._store import Store, cache_key
 
-Outcome = Literal["extracted", "cached", "failed"]
+Outcome = Literal["extracted", "partial", "cached", "failed"]
 
 
 @dataclass
@@ -48,6 +48,9 @@ class BatchStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    # Articles with lost questions (counted in ``extracted`` or ``cached``):
+    # (label, questions lost, last error, its message); asked again on the next run.
+    partial: list[tuple[str, int, str, str]] = field(default_factory=list)
     # Problems that did not stop an article, e.g. a malformed .meta.json: (label, error, msg)
     warnings: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -127,6 +130,8 @@ class Pipeline:
         self._stop = threading.Event()
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._refresh = False
+        self._fresh: set[str] = set()  # keys extracted in the current run
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -253,7 +258,13 @@ class Pipeline:
         key = self.key_for(doc, prompt_version)
         # One extraction per key at a time: a copy of an article in flight waits for it.
         with self._key_lock(key):
-            cached = self.store.get(key)
+            # A copy of an article extracted in this run is served whatever its status;
+            # otherwise only a complete result is a cache hit (and none with --refresh).
+            cached = None
+            if key in self._fresh:
+                cached = self.store.get(key, complete=False)
+            elif not self._refresh:
+                cached = self.store.get(key)
             if cached is not None:
                 return _rebind(cached, doc), "cached"
             if self._stop.is_set():
@@ -291,18 +302,25 @@ class Pipeline:
             stats.calls += len(records)
             stats.prompt_tokens += outcome.facts.usage.prompt_tokens
             stats.completion_tokens += outcome.facts.usage.completion_tokens
+        facts = outcome.facts
+        asked = extractor.llm.records
+        if outcome.cacheable and asked and all(r.error for r in asked):
+            facts = facts.model_copy(update={"status": "failed"})  # no question was answered
         try:
-            if not outcome.cacheable:
-                err = outcome.facts.errors[-1]
+            if not outcome.cacheable or facts.status == "failed":
+                err = facts.errors[-1]
                 self.store.record_failure(
                     run_id=run_id, article_id=doc.id, path=doc.source.path,
                     error=err.error, message=err.message, calls=records,
                 )  # fmt: skip
-                return outcome.facts, "failed"
-            self.store.put(key, outcome.facts, run_id=run_id, calls=records)
+                return facts, "failed"
+            # A partial result is stored to be seen, but it is no cache hit: the next run
+            # asks again (and --refresh does for complete ones too).
+            self.store.put(key, facts, run_id=run_id, calls=records)
         except StoreError as e:
-            raise _Unstored(outcome.facts, e) from None  # paid for: still emit it
-        return outcome.facts, "extracted"
+            raise _Unstored(facts, e) from None  # paid for: still emit it
+        self._fresh.add(key)
+        return facts, "partial" if facts.status == "partial" else "extracted"
 
     def run(
         self,
@@ -310,10 +328,14 @@ class Pipeline:
         *,
         on_result: Callable[[ArticleFacts, Outcome, BatchStats], None] | None = None,
         on_call: Callable[[], None] | None = None,
+        refresh: bool = False,
     ) -> Iterator[ArticleFacts]:
-        """Extract every item; yield results in input order as they become ready."""
+        """Extract every item; yield results in input order as they become ready.
+
+        ``refresh``: extract again what the store holds (the new result replaces it)."""
         items = list(items)
         self._stop.clear()  # stop() ends one run, not the pipeline
+        self._refresh, self._fresh = refresh, set()
         prompt_version = self.prompt_version
         run_id = self.store.start_run(
             model=self.settings.model, strategy=self.strategy, prompt_version=prompt_version
@@ -331,7 +353,21 @@ class Pipeline:
                         (item.label, err.error if err else "?", err.message if err else "")
                     )
                 else:
-                    setattr(stats, outcome, getattr(stats, outcome) + 1)
+                    if outcome == "cached":
+                        stats.cached += 1
+                    else:
+                        stats.extracted += 1
+                    if result.status == "partial":
+                        lost = [e for e in result.errors if e.stage == "extract"]
+                        last = lost[-1] if lost else None
+                        stats.partial.append(
+                            (
+                                item.label,
+                                len(lost),
+                                last.error if last else "?",
+                                last.message if last else "",
+                            )
+                        )
                     stats.warnings.extend(
                         (item.label, e.error, e.message) for e in result.errors if e.stage == "read"
                     )

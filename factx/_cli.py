@@ -128,6 +128,11 @@ def cli() -> None:
     help="Context of the local server (embedded, or behind --base-url): the whole "
     "strategy sizes its chunks to it.",
 )
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Extract again what the store already holds (its results are replaced).",
+)
 @click.option("--stats", is_flag=True, help="Print a summary line of calls and tokens to stderr.")
 @click.option(
     "--server-log",
@@ -153,6 +158,7 @@ def extract(
     token_budget: int,
     include_flagged: bool,
     n_ctx: int,
+    refresh: bool,
     stats: bool,
     server_log: Path | None,
     verbose: bool,
@@ -161,12 +167,15 @@ def extract(
 
     PATHS are .txt files or folders of them; each file may have a NAME.meta.json
     sidecar with its publication date. One JSON line per article goes to standard
-    output (or -o); progress and errors go to standard error. Results are cached in the
-    store: a rerun on unchanged input makes no LLM call, and a killed run resumes.
+    output (or -o); progress and errors go to standard error. Complete results are
+    cached in the store: a rerun on unchanged input makes no LLM call, and a killed run
+    resumes. A partial article (some questions lost) is stored but asked again on the
+    next run; --refresh asks everything again.
 
-    Exit status: 0 all articles extracted, 1 some failed, 2 usage error, 130/143
-    interrupted (Ctrl-C/SIGTERM: articles in flight stop at their next LLM call, finished
-    ones stay in the store, the -o file is left as it was; rerun to resume).
+    Exit status: 0 all articles extracted, 1 some failed (an article whose every question
+    failed counts as failed), 2 usage error, 130/143 interrupted (Ctrl-C/SIGTERM: articles
+    in flight are abandoned within about a second, finished ones stay in the store, the
+    -o file is left as it was; rerun to resume).
 
     \b
     Examples:
@@ -213,7 +222,10 @@ def extract(
     restore = _terminate_like_interrupt()
     try:
         with Pipeline(settings, server_log=server_log) as pipe, _Progress(len(items)) as progress:
-            for result in pipe.run(items, on_result=progress.update, on_call=progress.call):
+            results = pipe.run(
+                items, on_result=progress.update, on_call=progress.call, refresh=refresh
+            )
+            for result in results:
                 out.write(result if include_flagged else result.validated())
             summary = pipe.stats
             run_calls = pipe.store.run_stats(pipe.run_id)
@@ -243,6 +255,12 @@ def extract(
             out.abort()  # an interrupted or failed run leaves the -o file as it was
     for label, error, message in summary.warnings:
         click.echo(f"warning: {label}: {error}: {message}", err=True)
+    for label, lost, error, message in summary.partial:
+        click.echo(
+            f"partial: {label}: {lost} question(s) lost, asked again on the next run; "
+            f"last: {error}: {message}",
+            err=True,
+        )
     for label, error, message in summary.failures:
         click.echo(f"failed: {label}: {error}: {message}", err=True)
     click.echo(

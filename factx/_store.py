@@ -191,11 +191,14 @@ class Store:
 
     # -- articles ----------------------------------------------------------------------
 
-    def get(self, key: str) -> ArticleFacts | None:
+    def get(self, key: str, *, complete: bool = True) -> ArticleFacts | None:
+        """The stored result for ``key``. Only a complete one (status ``ok``) is a cache hit;
+        ``complete=False`` also returns a ``partial`` one, which is stored to be seen."""
+        sql = "SELECT result_json FROM articles WHERE cache_key=?"
+        if complete:
+            sql += " AND status='ok'"
         with self._lock, self._guard():
-            row = self._db.execute(
-                "SELECT result_json FROM articles WHERE cache_key=?", (key,)
-            ).fetchone()
+            row = self._db.execute(sql, (key,)).fetchone()
         return ArticleFacts.model_validate_json(row[0]) if row else None
 
     def put(
