@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import instructor
 
-from ._client import LLM, make_client
+from ._client import LLM, Interrupted, make_client
 from ._errors import InputError, MetadataError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf
@@ -132,6 +132,7 @@ class Pipeline:
         self._key_locks: dict[str, threading.Lock] = {}
         self._refresh = False
         self._fresh: set[str] = set()  # keys extracted in the current run
+        self._on_notice: Callable[[str], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -156,7 +157,13 @@ class Pipeline:
                     self._server.start()
                     base_url = self._server.base_url
                 client = make_client(settings, base_url)
-            llm = LLM(client, settings, **({"sleep": self._sleep} if self._sleep else {}))
+            llm = LLM(
+                client,
+                settings,
+                stop=self._stop,
+                notify=self._notice,
+                **({"sleep": self._sleep} if self._sleep else {}),
+            )
             self._extractor = Extractor(llm, settings)
             return self._extractor
 
@@ -184,8 +191,13 @@ class Pipeline:
         self.close()
 
     def stop(self) -> None:
-        """Finish the articles in flight, start no new ones."""
+        """Start no new article; abandon the waits and calls in flight (nothing half-done
+        is stored); finished writes complete."""
         self._stop.set()
+
+    def _notice(self, message: str) -> None:
+        if self._on_notice is not None:
+            self._on_notice(message)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -275,6 +287,8 @@ class Pipeline:
                 return self._extract(extractor, doc, key, run_id, stats, on_call)
             except (_Stopped, _Unstored, StoreError):
                 raise
+            except Interrupted:
+                raise _Stopped() from None
             except Exception as e:
                 return self._fail(run_id, doc.id, doc.source, e, "extract")
 
@@ -293,7 +307,10 @@ class Pipeline:
             if self._stop.is_set():
                 raise _Stopped()  # abandon this article; nothing of it is stored
 
-        outcome = extractor.extract(doc, on_call=call_done)
+        try:
+            outcome = extractor.extract(doc, on_call=call_done)
+        except Interrupted:
+            raise _Stopped() from None
         records = [
             (r.question, r.prompt_tokens, r.completion_tokens, r.latency_s, r.attempts, r.error)
             for r in extractor.llm.records
@@ -328,14 +345,18 @@ class Pipeline:
         *,
         on_result: Callable[[ArticleFacts, Outcome, BatchStats], None] | None = None,
         on_call: Callable[[], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
         refresh: bool = False,
     ) -> Iterator[ArticleFacts]:
         """Extract every item; yield results in input order as they become ready.
 
-        ``refresh``: extract again what the store holds (the new result replaces it)."""
+        ``on_notice`` hears batch-wide events (the endpoint's breaker opens, gives up,
+        recovers); ``refresh`` extracts again what the store holds (replacing it)."""
         items = list(items)
         self._stop.clear()  # stop() ends one run, not the pipeline
-        self._refresh, self._fresh = refresh, set()
+        self._refresh, self._fresh, self._on_notice = refresh, set(), on_notice
+        if self._extractor is not None:
+            self._extractor.llm.breaker.reset()
         prompt_version = self.prompt_version
         run_id = self.store.start_run(
             model=self.settings.model, strategy=self.strategy, prompt_version=prompt_version

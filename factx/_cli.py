@@ -223,7 +223,11 @@ def extract(
     try:
         with Pipeline(settings, server_log=server_log) as pipe, _Progress(len(items)) as progress:
             results = pipe.run(
-                items, on_result=progress.update, on_call=progress.call, refresh=refresh
+                items,
+                on_result=progress.update,
+                on_call=progress.call,
+                on_notice=lambda message: click.echo(f"warning: {message}", err=True),
+                refresh=refresh,
             )
             for result in results:
                 out.write(result if include_flagged else result.validated())

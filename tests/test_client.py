@@ -186,3 +186,17 @@ def test_make_client_sends_through_a_given_transport() -> None:
     assert llm.ask(Answer, MSG).speaker == "Wang Yi"
     # The schema-format layer still sits above the given transport.
     assert len(seen) == 1 and seen[0]["model"] == "m"
+
+
+def test_no_retry_is_announced_after_the_last_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    llm, sleeps, _ = _llm(
+        lambda r: httpx.Response(503, json={"error": "busy"}), max_transport_attempts=3
+    )
+    with caplog.at_level("INFO", logger="factx"), pytest.raises(TransportError):
+        llm.ask(Answer, MSG, label="speaker")
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == len(sleeps) == 2
+    assert [m.split(";")[0] for m in retries] == [
+        "speaker: attempt 1 failed (InternalServerError)",
+        "speaker: attempt 2 failed (InternalServerError)",
+    ]
