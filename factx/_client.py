@@ -105,13 +105,16 @@ class MalformedResponseError(httpx.RemoteProtocolError):
 def _check_completion(request: httpx.Request, response: httpx.Response) -> None:
     if response.status_code != 200 or not request.url.path.endswith("/chat/completions"):
         return
-    if "json" not in response.headers.get("content-type", "json"):
+    ctype = response.headers.get("content-type", "")
+    if "text/event-stream" in ctype:
         return
     response.read()
     try:
         data = json.loads(response.content)
     except ValueError:
-        problem = f"body is not JSON ({len(response.content)} bytes, truncated?)"
+        what = f"{ctype.split(';')[0] or 'no content type'}, {len(response.content)} bytes"
+        hint = ", truncated?" if "json" in ctype else ""
+        problem = f"body is not JSON ({what}{hint})"
     else:
         choices = data.get("choices") if isinstance(data, dict) else None
         problem = "" if isinstance(choices, list) and choices else "no choices in the answer"
@@ -174,14 +177,19 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
     """The openai/httpx transport error behind ``exc``, if that is what it is."""
     seen: set[int] = set()
     cur: BaseException | None = exc
+    found: BaseException | None = None
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, openai.APIStatusError):
-            return cur if cur.status_code == 429 or cur.status_code >= 500 else None
-        if isinstance(cur, openai.APIConnectionError | httpx.TransportError):
-            return cur  # APITimeoutError is a subclass of APIConnectionError
+        if isinstance(cur, MalformedResponseError):
+            return cur  # says more than the "Connection error." openai wraps it in
+        if found is None and isinstance(cur, openai.APIStatusError):
+            if not (cur.status_code == 429 or cur.status_code >= 500):
+                return None
+            found = cur
+        elif found is None and isinstance(cur, openai.APIConnectionError | httpx.TransportError):
+            found = cur  # APITimeoutError is a subclass of APIConnectionError
         cur = cur.__cause__ or cur.__context__
-    return None
+    return found
 
 
 def _rejection(exc: BaseException) -> openai.APIStatusError | None:

@@ -200,3 +200,24 @@ def test_no_retry_is_announced_after_the_last_attempt(caplog: pytest.LogCaptureF
         "speaker: attempt 1 failed (InternalServerError)",
         "speaker: attempt 2 failed (InternalServerError)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("ctype", "detail"),
+    [
+        ("text/html", "text/html, 21 bytes"),
+        ("application/json", "application/json, 21 bytes, truncated?"),
+    ],
+)
+def test_a_body_that_is_not_json_is_named_as_such(ctype: str, detail: str) -> None:
+    body = "<html>Gateway</html>\n"
+    llm, _, _ = _llm(
+        lambda r: httpx.Response(200, text=body, headers={"content-type": ctype}),
+        max_transport_attempts=2,
+    )
+    with pytest.raises(TransportError) as info:
+        llm.ask(Answer, MSG, label="speaker")
+    assert str(info.value) == (
+        "speaker failed after 2 attempts: MalformedResponseError: "
+        f"malformed chat completion: body is not JSON ({detail})"
+    )
