@@ -133,6 +133,7 @@ class Pipeline:
         self._refresh = False
         self._fresh: set[str] = set()  # keys extracted in the current run
         self._on_notice: Callable[[str], None] | None = None
+        self._present: set[Path] = set()  # input paths that existed when the run started
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class Pipeline:
                     f"{item.label}: impossible publication date {item.published!r}"
                 ) from None
         if item.path is not None:
-            return read_document(item.path, published=pub)
+            return read_document(item.path, published=pub, existed=item.path in self._present)
         return read_text_document(item.text or "", doc_id=item.article_id, published=pub)
 
     def _fail(
@@ -355,6 +356,7 @@ class Pipeline:
         items = list(items)
         self._stop.clear()  # stop() ends one run, not the pipeline
         self._refresh, self._fresh, self._on_notice = refresh, set(), on_notice
+        self._present = {it.path for it in items if it.path is not None and it.path.exists()}
         if self._extractor is not None:
             self._extractor.llm.breaker.reset()
         prompt_version = self.prompt_version

@@ -210,7 +210,9 @@ def extract(
         )
     except FactxError as e:
         raise click.UsageError(str(e)) from None
-    files = discover(list(paths))
+    files = discover(
+        list(paths), on_skip=lambda p, why: click.echo(f"warning: {p}: skipped: {why}", err=True)
+    )
     if not files:
         raise click.UsageError("no .txt files found in the given paths")
     pub = published.date() if published else None
