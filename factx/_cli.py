@@ -495,19 +495,31 @@ def check(
     from ._schemas import ArticleFacts
 
     results: list[ArticleFacts] = []
-    with click.open_file(facts, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                results.append(ArticleFacts.model_validate_json(line))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "record"
-                raise click.BadParameter(
-                    f"line {lineno}: not an ArticleFacts record ({where}: {first['msg']})",
-                    param_hint="'FACTS'",
-                ) from exc
+    lineno = 0
+    try:
+        with click.open_file(facts, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    result = ArticleFacts.model_validate_json(line)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "record"
+                    raise click.BadParameter(
+                        f"line {lineno}: not an ArticleFacts record ({where}: {first['msg']})",
+                        param_hint="'FACTS'",
+                    ) from exc
+                problem = _offsets_outside(result)
+                if problem:
+                    raise click.BadParameter(f"line {lineno}: {problem}", param_hint="'FACTS'")
+                results.append(result)
+    except UnicodeDecodeError:
+        raise click.BadParameter(
+            f"line {lineno + 1}: not UTF-8 text (a binary file?); expected the JSON lines "
+            "of `factx extract`",
+            param_hint="'FACTS'",
+        ) from None
     n_facts = sum(len(r.facts()) for r in results)
     click.echo(f"checking {n_facts} facts from {len(results)} articles", err=True)
     report = cross_check(results, tolerance=tolerance)
@@ -524,6 +536,22 @@ def check(
         if worst:
             click.echo(f"{len(worst)} findings at or above {fail_on}", err=True)
             raise SystemExit(1)
+
+
+def _offsets_outside(result: ArticleFacts) -> str | None:
+    """A fact whose offsets do not lie in its article's text (a damaged or edited file)."""
+    n = len(result.text)
+    for f in result.facts():
+        start, end = f.char_start, f.char_end
+        if start is None and end is None:
+            continue
+        if start is None or end is None or not 0 <= start <= end <= n:
+            kind = type(f).__name__.lower()
+            return (
+                f"article {result.article_id}: a {kind}'s offsets {start}:{end} lie outside "
+                f"its text ({n} characters)"
+            )
+    return None
 
 
 @cli.command(name="eval")
