@@ -97,7 +97,8 @@ def cli() -> None:
     envvar="FACTX_STORE",
     show_envvar=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite store and cache. Default: ~/.cache/factx/factx.sqlite3",
+    help="SQLite store and cache. Default: factx.sqlite3 in the cache folder "
+    "($XDG_CACHE_HOME/factx, else ~/.cache/factx).",
 )
 @click.option(
     "--timeout",
@@ -189,7 +190,7 @@ def extract(
     from ._batch import Item, Pipeline
     from ._errors import FactxError, StoreError
     from ._read import discover
-    from ._settings import DEFAULT_LOCAL_MODEL, Settings
+    from ._settings import DEFAULT_LOCAL_MODEL, Settings, default_cache_dir
 
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     if verbose:
@@ -203,6 +204,8 @@ def extract(
             strategy=strategy,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
             concurrency=concurrency,
+            # Resolved here, where the environment ($XDG_CACHE_HOME) is read.
+            cache_dir=default_cache_dir(),
             store_path=store_path,
             timeout=timeout,
             token_budget=token_budget,

@@ -17,7 +17,11 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
 def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "factx"
+    """The platform's cache folder for factx (``$XDG_CACHE_HOME/factx``, by default
+    ``~/.cache/factx``, on Linux), where the store and the assembled model live."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("factx", appauthor=False)
 
 
 @dataclass(frozen=True, kw_only=True)
