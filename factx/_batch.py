@@ -367,7 +367,11 @@ class Pipeline:
         stats = self.stats = BatchStats()
 
         def work(item: Item) -> tuple[ArticleFacts, Outcome]:
-            result, outcome = self._one(item, run_id, prompt_version, stats, on_call)
+            try:
+                result, outcome = self._one(item, run_id, prompt_version, stats, on_call)
+            except (StoreError, _Unstored):
+                self._stop.set()  # nothing more can be kept: start no other article
+                raise
             with self._lock:
                 if outcome == "failed":
                     stats.failed += 1

@@ -57,14 +57,17 @@ def _run(
     return results, notices, time.monotonic() - started
 
 
-@pytest.mark.parametrize("kind", ["500", "slow"], ids=["500s", "hang"])
+@pytest.mark.parametrize("kind", ["500", "429", "slow"], ids=["500s", "429-retry-after", "hang"])
 def test_a_dead_endpoint_costs_a_bounded_time_not_minutes_per_article(
     kind: str, tmp_path: Path
 ) -> None:
     paths = _fifty(tmp_path)[:20]
     threshold, pauses, attempts, j = 3, (0.3, 0.3), 3, 2
-    with ReplayServer() as replay, FaultProxy(replay.base_url, rate=1.0, kinds=[kind]) as proxy:
-        proxy.slow_s = 30  # a hang, against the 1 s timeout
+    with (
+        ReplayServer() as replay,
+        # a hang is an answer 30 s away, against the 1 s timeout
+        FaultProxy(replay.base_url, rate=1.0, kinds=[kind], slow_s=30, retry_after="1") as proxy,
+    ):
         results, notices, took = _run(
             proxy, tmp_path, paths, breaker_threshold=threshold, breaker_pauses=pauses,
             max_transport_attempts=attempts, concurrency=j,
@@ -80,7 +83,8 @@ def test_a_dead_endpoint_costs_a_bounded_time_not_minutes_per_article(
     assert [n for n in notices if PAUSING in n] == [notices[0]]  # said once
     assert sum(GIVING_UP in n for n in notices) == 1 and len(notices) == 2
     # Measured 8 s for the hang (three 1 s timeouts, their backoff, two pauses and two
-    # probes, in series) and 4 s for the 500s: bounded by 15 s on a slow shared box.
+    # probes, in series), 4 s for the 500s and 5 s for the 429s (each wait at least the
+    # 1 s Retry-After): bounded by 15 s on a slow shared box.
     print(f"\n{kind}: {len(paths)} articles given up in {took:.1f} s")  # run with -s
     assert took < 15
 
