@@ -280,8 +280,10 @@ class Breaker:
         sleep_for: Callable[[float], None],
         stopped: Callable[[], bool],
         notify: Callable[[str], None] | None = None,
+        secret: str | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._secret = secret
         self.threshold, self.pauses = threshold, pauses
         self._sleep_for, self._stopped = sleep_for, stopped
         self._notify = notify
@@ -299,6 +301,8 @@ class Breaker:
             self._cause = ""
 
     def _tell(self, message: str) -> None:
+        if self._secret:  # the cause's text may quote the request's key
+            message = message.replace(self._secret, "***")
         log.warning("%s", message)
         if self._notify is not None:
             self._notify(message)
@@ -437,6 +441,7 @@ class LLM:
             sleep_for=self._sleep_for,
             stopped=lambda: stop is not None and stop.is_set(),
             notify=notify,
+            secret=settings.api_key,
         )
         client.on("completion:response", self._on_response)
         if settings.api_key:
