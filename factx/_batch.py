@@ -2,15 +2,17 @@
 
 ``Pipeline`` owns one LLM endpoint (the embedded llama.cpp server, or ``base_url``) and one
 store. An article whose cache key (text hash, publication date, model, strategy, prompt and
-schema version) is in the store is answered from it with zero LLM calls; that is also how a
-killed run resumes. Results come back in input order whatever the concurrency.
+schema version) has a complete result in the store is answered from it with zero LLM
+calls; that is also how a killed run resumes. A ``partial`` result is stored but asked
+again next time. Results come back in input order whatever the concurrency.
 
 Nothing one article does stops the batch: bad input, a failing endpoint or an unexpected
 exception become that article's ``failed`` result with the error class and message, stored
 in ``failures``. Only a store that cannot be written stops it (``StoreError``), since
-nothing after that would be kept. Two inputs with the same text are extracted once: the
-second waits for the first and is then served from the store. ``stop()`` (Ctrl-C, SIGTERM)
-lets in-flight articles end at their next LLM call without storing anything half-done.
+nothing after that would be kept; the results finished until then are still yielded.
+Two inputs with the same text are extracted once: the second waits for the first and is
+then served from the store. ``stop()`` (Ctrl-C, SIGTERM) abandons the waits and calls in
+flight at once, storing nothing half-done.
 """
 
 from __future__ import annotations
@@ -423,7 +425,8 @@ class Pipeline:
                             store_error = store_error or e
                             self._stop.set()
                 finally:
-                    # On Ctrl-C or an early exit: let running articles finish their write.
+                    # On Ctrl-C or an early exit: abandon the calls in flight; a write that
+                    # has begun finishes (the pool waits for its worker).
                     self._stop.set()
                     for fut in futures:
                         fut.cancel()

@@ -3,7 +3,9 @@
 Two retry layers, never multiplied: instructor re-asks on validation errors (bounded by
 ``max_validation_retries``); tenacity retries transport errors (timeouts, resets, 429, 5xx)
 with jittered exponential backoff that honours ``Retry-After``. The openai client's own
-``max_retries`` is 0.
+``max_retries`` is 0. Above them, one ``Breaker`` per endpoint shares the waits across
+workers and pauses, probes or gives up when the endpoint keeps failing. Given the batch's
+stop event, a wait or a call in flight is abandoned as soon as it is set.
 """
 
 from __future__ import annotations
@@ -313,7 +315,8 @@ class Breaker:
         with self._cond:
             now = time.monotonic()
             target = max(now + seconds, self.not_before)
-            self.not_before = target
+            if seconds > 0:
+                self.not_before = target
             # A thread that already waited for this point does not wait for it again.
             due = 0.0 if target <= getattr(self._local, "until", 0.0) else target - now
         self._sleep_for(max(seconds, due))

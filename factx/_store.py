@@ -1,4 +1,5 @@
-"""SQLite store: runs, articles, facts, failures and every LLM call. It is also the cache.
+"""SQLite store: runs, articles, facts, failures and every LLM call. It is also the cache:
+an article stored with status ``ok`` is a hit, a ``partial`` one is kept to be seen only.
 
 WAL journal; one transaction per article, so an article is either wholly stored or not at
 all (a kill -9 mid-write leaves the previous state). Migrations are append-only: a new
