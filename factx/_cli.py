@@ -231,7 +231,7 @@ def extract(
                 items,
                 on_result=progress.update,
                 on_call=progress.call,
-                on_notice=lambda message: click.echo(f"warning: {message}", err=True),
+                on_notice=progress.notice,
                 refresh=refresh,
             )
             for result in results:
@@ -436,6 +436,10 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+
+    def notice(self, message: str) -> None:
+        # Through the console, so that a live bar is not torn; never wrapped or styled.
+        self.console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
     def call(self) -> None:
         self.calls += 1
