@@ -641,4 +641,14 @@ def schema(out: Path | None, name: str | None) -> None:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except SystemExit as e:
+        if e.code in (130, 143):
+            # Interrupted, with the store closed and -o settled: end the process now. The
+            # interpreter's teardown of the loaded libraries took 1 s of the 2 s allowed on
+            # a busy machine, and an abandoned call's daemon thread has nothing to finish.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.code)
+        raise
