@@ -2,15 +2,17 @@
 
 ``Pipeline`` owns one LLM endpoint (the embedded llama.cpp server, or ``base_url``) and one
 store. An article whose cache key (text hash, publication date, model, strategy, prompt and
-schema version) is in the store is answered from it with zero LLM calls; that is also how a
-killed run resumes. Results come back in input order whatever the concurrency.
+schema version) has a complete result in the store is answered from it with zero LLM
+calls; that is also how a killed run resumes. A ``partial`` result is stored but asked
+again next time. Results come back in input order whatever the concurrency.
 
 Nothing one article does stops the batch: bad input, a failing endpoint or an unexpected
 exception become that article's ``failed`` result with the error class and message, stored
 in ``failures``. Only a store that cannot be written stops it (``StoreError``), since
-nothing after that would be kept. Two inputs with the same text are extracted once: the
-second waits for the first and is then served from the store. ``stop()`` (Ctrl-C, SIGTERM)
-lets in-flight articles end at their next LLM call without storing anything half-done.
+nothing after that would be kept; the results finished until then are still yielded.
+Two inputs with the same text are extracted once: the second waits for the first and is
+then served from the store. ``stop()`` (Ctrl-C, SIGTERM) abandons the waits and calls in
+flight at once, storing nothing half-done.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any, Literal
 
 import instructor
 
-from ._client import LLM, make_client
+from ._client import LLM, Interrupted, make_client
 from ._errors import InputError, MetadataError, ServerStartError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf
@@ -36,7 +38,7 @@ from ._schemas import SCHEMA_VERSION, ArticleError, ArticleFacts, Document, Sour
 from ._settings import Settings
 from ._store import Store, cache_key
 
-Outcome = Literal["extracted", "cached", "failed"]
+Outcome = Literal["extracted", "partial", "cached", "failed"]
 
 
 @dataclass
@@ -48,6 +50,9 @@ class BatchStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    # Articles with lost questions (counted in ``extracted`` or ``cached``):
+    # (label, questions lost, last error, its message); asked again on the next run.
+    partial: list[tuple[str, int, str, str]] = field(default_factory=list)
     # Problems that did not stop an article, e.g. a malformed .meta.json: (label, error, msg)
     warnings: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -127,6 +132,10 @@ class Pipeline:
         self._stop = threading.Event()
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._refresh = False
+        self._fresh: set[str] = set()  # keys extracted in the current run
+        self._on_notice: Callable[[str], None] | None = None
+        self._present: set[Path] = set()  # input paths that existed when the run started
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -155,6 +164,8 @@ class Pipeline:
                 client,
                 settings,
                 answers=self.store,
+                stop=self._stop,
+                notify=self._notice,
                 **({"sleep": self._sleep} if self._sleep else {}),
             )
             self._extractor = Extractor(llm, settings)
@@ -184,8 +195,13 @@ class Pipeline:
         self.close()
 
     def stop(self) -> None:
-        """Finish the articles in flight, start no new ones."""
+        """Start no new article; abandon the waits and calls in flight (nothing half-done
+        is stored); finished writes complete."""
         self._stop.set()
+
+    def _notice(self, message: str) -> None:
+        if self._on_notice is not None:
+            self._on_notice(message)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -225,7 +241,7 @@ class Pipeline:
                     f"{item.label}: impossible publication date {item.published!r}"
                 ) from None
         if item.path is not None:
-            return read_document(item.path, published=pub)
+            return read_document(item.path, published=pub, existed=item.path in self._present)
         return read_text_document(item.text or "", doc_id=item.article_id, published=pub)
 
     def _fail(
@@ -258,7 +274,13 @@ class Pipeline:
         key = self.key_for(doc, prompt_version)
         # One extraction per key at a time: a copy of an article in flight waits for it.
         with self._key_lock(key):
-            cached = self.store.get(key)
+            # A copy of an article extracted in this run is served whatever its status;
+            # otherwise only a complete result is a cache hit (and none with --refresh).
+            cached = None
+            if key in self._fresh:
+                cached = self.store.get(key, complete=False)
+            elif not self._refresh:
+                cached = self.store.get(key)
             if cached is not None:
                 return _rebind(cached, doc), "cached"
             if self._stop.is_set():
@@ -267,8 +289,10 @@ class Pipeline:
             extractor = self._ensure_extractor()
             try:
                 return self._extract(extractor, doc, key, run_id, stats, on_call)
-            except (_Stopped, StoreError, ServerStartError):
+            except (_Stopped, _Unstored, StoreError, ServerStartError):
                 raise
+            except Interrupted:
+                raise _Stopped() from None
             except Exception as e:
                 return self._fail(run_id, doc.id, doc.source, e, "extract")
 
@@ -287,7 +311,10 @@ class Pipeline:
             if self._stop.is_set():
                 raise _Stopped()  # abandon this article; nothing of it is stored
 
-        outcome = extractor.extract(doc, on_call=call_done)
+        try:
+            outcome = extractor.extract(doc, on_call=call_done)
+        except Interrupted:
+            raise _Stopped() from None
         records = [
             (r.question, r.prompt_tokens, r.completion_tokens, r.latency_s, r.attempts, r.error)
             for r in extractor.llm.records
@@ -296,17 +323,27 @@ class Pipeline:
             stats.calls += len(records)
             stats.prompt_tokens += outcome.facts.usage.prompt_tokens
             stats.completion_tokens += outcome.facts.usage.completion_tokens
-        if not outcome.cacheable:
-            if self._server is not None:
-                self._server.check_alive()  # a dead server stops the batch, with its reason
-            err = outcome.facts.errors[-1]
-            self.store.record_failure(
-                run_id=run_id, article_id=doc.id, path=doc.source.path,
-                error=err.error, message=err.message, calls=records,
-            )  # fmt: skip
-            return outcome.facts, "failed"
-        self.store.put(key, outcome.facts, run_id=run_id, calls=records)
-        return outcome.facts, "extracted"
+        facts = outcome.facts
+        if not outcome.cacheable and self._server is not None:
+            self._server.check_alive()  # a dead server stops the batch, with its reason
+        asked = extractor.llm.records
+        if outcome.cacheable and asked and all(r.error for r in asked):
+            facts = facts.model_copy(update={"status": "failed"})  # no question was answered
+        try:
+            if not outcome.cacheable or facts.status == "failed":
+                err = facts.errors[-1]
+                self.store.record_failure(
+                    run_id=run_id, article_id=doc.id, path=doc.source.path,
+                    error=err.error, message=err.message, calls=records,
+                )  # fmt: skip
+                return facts, "failed"
+            # A partial result is stored to be seen, but it is no cache hit: the next run
+            # asks again (and --refresh does for complete ones too).
+            self.store.put(key, facts, run_id=run_id, calls=records)
+        except StoreError as e:
+            raise _Unstored(facts, e) from None  # paid for: still emit it
+        self._fresh.add(key)
+        return facts, "partial" if facts.status == "partial" else "extracted"
 
     def run(
         self,
@@ -314,10 +351,19 @@ class Pipeline:
         *,
         on_result: Callable[[ArticleFacts, Outcome, BatchStats], None] | None = None,
         on_call: Callable[[], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+        refresh: bool = False,
     ) -> Iterator[ArticleFacts]:
-        """Extract every item; yield results in input order as they become ready."""
+        """Extract every item; yield results in input order as they become ready.
+
+        ``on_notice`` hears batch-wide events (the endpoint's breaker opens, gives up,
+        recovers); ``refresh`` extracts again what the store holds (replacing it)."""
         items = list(items)
         self._stop.clear()  # stop() ends one run, not the pipeline
+        self._refresh, self._fresh, self._on_notice = refresh, set(), on_notice
+        self._present = {it.path for it in items if it.path is not None and it.path.exists()}
+        if self._extractor is not None:
+            self._extractor.llm.breaker.reset()
         prompt_version = self.prompt_version
         run_id = self.store.start_run(
             model=self.settings.model, strategy=self.strategy, prompt_version=prompt_version
@@ -326,7 +372,11 @@ class Pipeline:
         stats = self.stats = BatchStats()
 
         def work(item: Item) -> tuple[ArticleFacts, Outcome]:
-            result, outcome = self._one(item, run_id, prompt_version, stats, on_call)
+            try:
+                result, outcome = self._one(item, run_id, prompt_version, stats, on_call)
+            except (StoreError, _Unstored):
+                self._stop.set()  # nothing more can be kept: start no other article
+                raise
             with self._lock:
                 if outcome == "failed":
                     stats.failed += 1
@@ -335,7 +385,21 @@ class Pipeline:
                         (item.label, err.error if err else "?", err.message if err else "")
                     )
                 else:
-                    setattr(stats, outcome, getattr(stats, outcome) + 1)
+                    if outcome == "cached":
+                        stats.cached += 1
+                    else:
+                        stats.extracted += 1
+                    if result.status == "partial":
+                        lost = [e for e in result.errors if e.stage == "extract"]
+                        last = lost[-1] if lost else None
+                        stats.partial.append(
+                            (
+                                item.label,
+                                len(lost),
+                                last.error if last else "?",
+                                last.message if last else "",
+                            )
+                        )
                     stats.warnings.extend(
                         (item.label, e.error, e.message) for e in result.errors if e.stage == "read"
                     )
@@ -343,6 +407,7 @@ class Pipeline:
                 on_result(result, outcome, stats)
             return result, outcome
 
+        store_error: StoreError | None = None
         try:
             with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
                 futures: list[Future[tuple[ArticleFacts, Outcome]]] = [
@@ -350,12 +415,21 @@ class Pipeline:
                 ]
                 try:
                     for fut in futures:
+                        # A store that fails stops the batch; what finished still comes out.
                         try:
                             yield fut.result()[0]
                         except _Stopped:
                             continue
+                        except _Unstored as e:
+                            store_error = store_error or e.error
+                            self._stop.set()
+                            yield e.result
+                        except StoreError as e:
+                            store_error = store_error or e
+                            self._stop.set()
                 finally:
-                    # On Ctrl-C or an early exit: let running articles finish their write.
+                    # On Ctrl-C or an early exit: abandon the calls in flight; a write that
+                    # has begun finishes (the pool waits for its worker).
                     self._stop.set()
                     for fut in futures:
                         fut.cancel()
@@ -364,6 +438,8 @@ class Pipeline:
                 self.store.finish_run(
                     run_id, ok=stats.extracted, cached=stats.cached, failed=stats.failed
                 )
+        if store_error is not None:
+            raise store_error
 
     # -- conveniences --------------------------------------------------------------------
 
@@ -373,6 +449,14 @@ class Pipeline:
 
 class _Stopped(Exception):
     """An article skipped because the batch is stopping."""
+
+
+class _Unstored(Exception):
+    """An article extracted (and paid for) whose result the store could not take."""
+
+    def __init__(self, result: ArticleFacts, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.result, self.error = result, error
 
 
 def extract(

@@ -33,8 +33,9 @@ def cli() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON lines here instead of standard output.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the JSON lines here instead of standard output ('-': standard output). "
+    "A file is replaced at the end; a device or FIFO is written as it goes.",
 )
 @click.option(
     "-m",
@@ -96,7 +97,8 @@ def cli() -> None:
     envvar="FACTX_STORE",
     show_envvar=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite store and cache. Default: ~/.cache/factx/factx.sqlite3",
+    help="SQLite store and cache. Default: factx.sqlite3 in the cache folder "
+    "($XDG_CACHE_HOME/factx, else ~/.cache/factx).",
 )
 @click.option(
     "--timeout",
@@ -127,6 +129,11 @@ def cli() -> None:
     help="Context of the local server (embedded, or behind --base-url): the whole "
     "strategy sizes its chunks to it.",
 )
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Extract again what the store already holds (its results are replaced).",
+)
 @click.option("--stats", is_flag=True, help="Print a summary line of calls and tokens to stderr.")
 @click.option(
     "--server-log",
@@ -152,6 +159,7 @@ def extract(
     token_budget: int,
     include_flagged: bool,
     n_ctx: int,
+    refresh: bool,
     stats: bool,
     server_log: Path | None,
     verbose: bool,
@@ -160,12 +168,15 @@ def extract(
 
     PATHS are .txt files or folders of them; each file may have a NAME.meta.json
     sidecar with its publication date. One JSON line per article goes to standard
-    output (or -o); progress and errors go to standard error. Results are cached in the
-    store: a rerun on unchanged input makes no LLM call, and a killed run resumes.
+    output (or -o); progress and errors go to standard error. Complete results are
+    cached in the store: a rerun on unchanged input makes no LLM call, and a killed run
+    resumes. A partial article (some questions lost) is stored but asked again on the
+    next run; --refresh asks everything again.
 
-    Exit status: 0 all articles extracted, 1 some failed, 2 usage error, 130/143
-    interrupted (Ctrl-C/SIGTERM: articles in flight stop at their next LLM call, finished
-    ones stay in the store, the -o file is left as it was; rerun to resume).
+    Exit status: 0 all articles extracted, 1 some failed (an article whose every question
+    failed counts as failed), 2 usage error, 130/143 interrupted (Ctrl-C/SIGTERM: articles
+    in flight are abandoned within about a second, finished ones stay in the store, the
+    -o file is left as it was; rerun to resume).
 
     \b
     Examples:
@@ -177,9 +188,9 @@ def extract(
     import logging
 
     from ._batch import Item, Pipeline
-    from ._errors import FactxError
+    from ._errors import FactxError, StoreError
     from ._read import discover
-    from ._settings import DEFAULT_LOCAL_MODEL, Settings
+    from ._settings import DEFAULT_LOCAL_MODEL, Settings, default_cache_dir
 
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     if verbose:
@@ -193,6 +204,8 @@ def extract(
             strategy=strategy,  # type: ignore[arg-type]
             mode=mode,  # type: ignore[arg-type]
             concurrency=concurrency,
+            # Resolved here, where the environment ($XDG_CACHE_HOME) is read.
+            cache_dir=default_cache_dir(),
             store_path=store_path,
             timeout=timeout,
             token_budget=token_budget,
@@ -200,7 +213,9 @@ def extract(
         )
     except FactxError as e:
         raise click.UsageError(str(e)) from None
-    files = discover(list(paths))
+    files = discover(
+        list(paths), on_skip=lambda p, why: click.echo(f"warning: {p}: skipped: {why}", err=True)
+    )
     if not files:
         raise click.UsageError("no .txt files found in the given paths")
     pub = published.date() if published else None
@@ -212,7 +227,14 @@ def extract(
     restore = _terminate_like_interrupt()
     try:
         with Pipeline(settings, server_log=server_log) as pipe, _Progress(len(items)) as progress:
-            for result in pipe.run(items, on_result=progress.update, on_call=progress.call):
+            results = pipe.run(
+                items,
+                on_result=progress.update,
+                on_call=progress.call,
+                on_notice=progress.notice,
+                refresh=refresh,
+            )
+            for result in results:
                 out.write(result if include_flagged else result.validated())
             summary = pipe.stats
             run_calls = pipe.store.run_stats(pipe.run_id)
@@ -224,6 +246,12 @@ def extract(
             err=True,
         )
         raise SystemExit(143 if isinstance(e, _Terminated) else 130) from None
+    except StoreError as e:
+        if out.lines:
+            out.close()  # the results that finished are not lost with the store
+            done = True
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(1) from None
     except FactxError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(1) from None
@@ -236,6 +264,12 @@ def extract(
             out.abort()  # an interrupted or failed run leaves the -o file as it was
     for label, error, message in summary.warnings:
         click.echo(f"warning: {label}: {error}: {message}", err=True)
+    for label, lost, error, message in summary.partial:
+        click.echo(
+            f"partial: {label}: {lost} question(s) lost, asked again on the next run; "
+            f"last: {error}: {message}",
+            err=True,
+        )
     for label, error, message in summary.failures:
         click.echo(f"failed: {label}: {error}: {message}", err=True)
     click.echo(
@@ -317,46 +351,66 @@ def _log_to_stderr(*, secret: str | None) -> Callable[[], None]:
 
 
 class _Output:
-    """JSON lines to stdout, or to a file written through a temp file and renamed."""
+    """JSON lines to stdout; to a regular file through a temp file renamed at the end; to
+    a device or FIFO (``/dev/null``, a pipe) directly, since renaming over one replaces it."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._tmp: Path | None = None
-        if path is None:
+        self.lines = 0
+        if path is None or str(path) == "-":
             self._fh: IO[str] = sys.stdout
+            self._own = False
             return
+        self._own = True
         if path.exists() and path.is_dir():
             raise click.BadParameter(f"{path} is a folder", param_hint="'-o'")
-        blocker = next((p for p in path.parents if p.exists()), None)
+        if path.exists() and not path.is_file():
+            try:  # a device, FIFO or socket: write it in place
+                self._fh = path.open("w", encoding="utf-8")
+            except OSError as e:
+                raise click.BadParameter(
+                    f"cannot write {path}: {e.strerror}", param_hint="'-o'"
+                ) from None
+            return
+        # A symlink to a file: replace the file it points to, not the link.
+        target = path.resolve() if path.is_symlink() else path
+        blocker = next((p for p in target.parents if p.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise click.BadParameter(
                 f"cannot write {path}: {blocker} is not a folder", param_hint="'-o'"
             )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         except OSError as e:
             raise click.BadParameter(
                 f"cannot write {path}: {e.strerror}", param_hint="'-o'"
             ) from None
+        self._target = target
         self._tmp = Path(tmp)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
 
     def write(self, result: ArticleFacts) -> None:
         self._fh.write(result.model_dump_json() + "\n")
         self._fh.flush()
+        self.lines += 1
 
     def abort(self) -> None:
         if self._tmp is not None:
             self._fh.close()
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
+        elif self._own and not self._fh.closed:
+            self._fh.close()  # a device or FIFO: what was written cannot be taken back
 
     def close(self) -> None:
-        if self._tmp is not None and self.path is not None:
+        if self._tmp is not None:
             self._fh.close()
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self._target)
             self._tmp = None
+        elif self._own and not self._fh.closed:
+            self._fh.close()
 
 
 class _Progress:
@@ -382,6 +436,10 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+
+    def notice(self, message: str) -> None:
+        # Through the console, so that a live bar is not torn; never wrapped or styled.
+        self.console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
     def call(self) -> None:
         self.calls += 1
@@ -444,19 +502,31 @@ def check(
     from ._schemas import ArticleFacts
 
     results: list[ArticleFacts] = []
-    with click.open_file(facts, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                results.append(ArticleFacts.model_validate_json(line))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "record"
-                raise click.BadParameter(
-                    f"line {lineno}: not an ArticleFacts record ({where}: {first['msg']})",
-                    param_hint="'FACTS'",
-                ) from exc
+    lineno = 0
+    try:
+        with click.open_file(facts, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    result = ArticleFacts.model_validate_json(line)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "record"
+                    raise click.BadParameter(
+                        f"line {lineno}: not an ArticleFacts record ({where}: {first['msg']})",
+                        param_hint="'FACTS'",
+                    ) from exc
+                problem = _offsets_outside(result)
+                if problem:
+                    raise click.BadParameter(f"line {lineno}: {problem}", param_hint="'FACTS'")
+                results.append(result)
+    except UnicodeDecodeError:
+        raise click.BadParameter(
+            f"line {lineno + 1}: not UTF-8 text (a binary file?); expected the JSON lines "
+            "of `factx extract`",
+            param_hint="'FACTS'",
+        ) from None
     n_facts = sum(len(r.facts()) for r in results)
     click.echo(f"checking {n_facts} facts from {len(results)} articles", err=True)
     report = cross_check(results, tolerance=tolerance)
@@ -473,6 +543,22 @@ def check(
         if worst:
             click.echo(f"{len(worst)} findings at or above {fail_on}", err=True)
             raise SystemExit(1)
+
+
+def _offsets_outside(result: ArticleFacts) -> str | None:
+    """A fact whose offsets do not lie in its article's text (a damaged or edited file)."""
+    n = len(result.text)
+    for f in result.facts():
+        start, end = f.char_start, f.char_end
+        if start is None and end is None:
+            continue
+        if start is None or end is None or not 0 <= start <= end <= n:
+            kind = type(f).__name__.lower()
+            return (
+                f"article {result.article_id}: a {kind}'s offsets {start}:{end} lie outside "
+                f"its text ({n} characters)"
+            )
+    return None
 
 
 @cli.command(name="eval")
@@ -555,4 +641,14 @@ def schema(out: Path | None, name: str | None) -> None:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except SystemExit as e:
+        if e.code in (130, 143):
+            # Interrupted, with the store closed and -o settled: end the process now. The
+            # interpreter's teardown of the loaded libraries took 1 s of the 2 s allowed on
+            # a busy machine, and an abandoned call's daemon thread has nothing to finish.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.code)
+        raise

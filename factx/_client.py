@@ -3,7 +3,9 @@
 Two retry layers, never multiplied: instructor re-asks on validation errors (bounded by
 ``max_validation_retries``); tenacity retries transport errors (timeouts, resets, 429, 5xx)
 with jittered exponential backoff that honours ``Retry-After``. The openai client's own
-``max_retries`` is 0.
+``max_retries`` is 0. Above them, one ``Breaker`` per endpoint shares the waits across
+workers and pauses, probes or gives up when the endpoint keeps failing. Given the batch's
+stop event, a wait or a call in flight is abandoned as soon as it is set.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import httpx
 import instructor
@@ -50,6 +52,8 @@ log = logging.getLogger("factx")
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=20.0)
 # A server's Retry-After is honoured up to this many seconds per wait.
 RETRY_AFTER_CAP = 60.0
+# How often a worker waiting for an answer or a pause looks at the stop event.
+_POLL_S = 0.05
 
 # Local servers ignore the key but the openai client insists on one.
 _PLACEHOLDER_KEY = "sk-no-key-required"
@@ -184,13 +188,16 @@ class MalformedResponseError(httpx.RemoteProtocolError):
 def _check_completion(request: httpx.Request, response: httpx.Response) -> None:
     if response.status_code != 200 or not request.url.path.endswith("/chat/completions"):
         return
-    if "json" not in response.headers.get("content-type", "json"):
+    ctype = response.headers.get("content-type", "")
+    if "text/event-stream" in ctype:
         return
     response.read()
     try:
         data = json.loads(response.content)
     except ValueError:
-        problem = f"body is not JSON ({len(response.content)} bytes, truncated?)"
+        what = f"{ctype.split(';')[0] or 'no content type'}, {len(response.content)} bytes"
+        hint = ", truncated?" if "json" in ctype else ""
+        problem = f"body is not JSON ({what}{hint})"
     else:
         choices = data.get("choices") if isinstance(data, dict) else None
         problem = "" if isinstance(choices, list) and choices else "no choices in the answer"
@@ -253,14 +260,19 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
     """The openai/httpx transport error behind ``exc``, if that is what it is."""
     seen: set[int] = set()
     cur: BaseException | None = exc
+    found: BaseException | None = None
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, openai.APIStatusError):
-            return cur if cur.status_code == 429 or cur.status_code >= 500 else None
-        if isinstance(cur, openai.APIConnectionError | httpx.TransportError):
-            return cur  # APITimeoutError is a subclass of APIConnectionError
+        if isinstance(cur, MalformedResponseError):
+            return cur  # says more than the "Connection error." openai wraps it in
+        if found is None and isinstance(cur, openai.APIStatusError):
+            if not (cur.status_code == 429 or cur.status_code >= 500):
+                return None
+            found = cur
+        elif found is None and isinstance(cur, openai.APIConnectionError | httpx.TransportError):
+            found = cur  # APITimeoutError is a subclass of APIConnectionError
         cur = cur.__cause__ or cur.__context__
-    return None
+    return found
 
 
 def _rejection(exc: BaseException) -> openai.APIStatusError | None:
@@ -362,6 +374,141 @@ def answer_key(
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
+class Interrupted(Exception):
+    """The batch is stopping: a wait or a call in flight was abandoned."""
+
+
+class Breaker:
+    """One circuit breaker per endpoint, shared by every worker of a batch.
+
+    After ``threshold`` transport failures in a row (any question, any article) the
+    breaker opens: nobody sends for ``pauses[0]`` seconds, then one request probes. An
+    answer closes it; a failed probe pauses again (``pauses[1]``, …); after
+    ``len(pauses)`` failed probes it gives up and every further request fails at once
+    with ``TransportError`` (not cached, so a rerun tries again). Each change is told
+    once through ``notify``. Waits between retries and a server's ``Retry-After`` are
+    shared too: one backoff for all workers, not one per worker.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        threshold: int,
+        pauses: tuple[float, ...],
+        sleep_for: Callable[[float], None],
+        stopped: Callable[[], bool],
+        notify: Callable[[str], None] | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._secret = secret
+        self.threshold, self.pauses = threshold, pauses
+        self._sleep_for, self._stopped = sleep_for, stopped
+        self._notify = notify
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._cond:
+            self.state: Literal["closed", "open", "probing", "given_up"] = "closed"
+            self.failures = 0  # transport failures in a row
+            self.failed_probes = 0
+            self.not_before = 0.0  # time.monotonic() before which nobody sends
+            self._prober: int | None = None
+            self._cause = ""
+
+    def _tell(self, message: str) -> None:
+        if self._secret:  # the cause's text may quote the request's key
+            message = message.replace(self._secret, "***")
+        log.warning("%s", message)
+        if self._notify is not None:
+            self._notify(message)
+
+    def wait(self, seconds: float = 0.0) -> None:
+        """Wait ``seconds`` (a retry's backoff, which every worker then shares), or as long
+        as the shared backoff lasts. Raises ``Interrupted`` when the batch stops."""
+        with self._cond:
+            now = time.monotonic()
+            target = max(now + seconds, self.not_before)
+            if seconds > 0:
+                self.not_before = target
+            # A thread that already waited for this point does not wait for it again.
+            due = 0.0 if target <= getattr(self._local, "until", 0.0) else target - now
+        self._sleep_for(max(seconds, due))
+        self._local.until = target
+
+    def before_call(self) -> None:
+        """Block while the breaker is open (one thread probes); fail when it gave up."""
+        while True:
+            self.wait()
+            with self._cond:
+                if self.state == "given_up":
+                    raise TransportError(
+                        f"not sent: {self.endpoint} stopped answering (the batch gave it "
+                        f"up after {self.failed_probes} failed probes; last: {self._cause})"
+                    )
+                if self.state == "closed":
+                    return
+                me = threading.get_ident()
+                if self.state == "probing" and self._prober == me:
+                    return  # the probe's own retry
+                if self.state == "open" and getattr(self._local, "until", 0.0) >= self.not_before:
+                    self.state, self._prober = "probing", me
+                    return
+                if self.state == "probing":
+                    self._cond.wait(_POLL_S)
+            if self._stopped():
+                raise Interrupted()
+
+    def record(self, answered: bool | None, cause: BaseException | None = None) -> None:
+        """After a request: ``True`` the endpoint answered (whatever it said), ``False`` a
+        transport failure, ``None`` nothing was learnt (the call was abandoned)."""
+        with self._cond:
+            probe = self.state == "probing" and self._prober == threading.get_ident()
+            if answered:
+                self.failures = 0
+                if self.state != "closed":
+                    self._tell(f"{self.endpoint} answers again; the batch goes on")
+                self.state, self.failed_probes, self._prober = "closed", 0, None
+            elif answered is False:
+                self.failures += 1
+                self._cause = f"{type(cause).__name__}: {_short(cause)}" if cause else "?"
+                hinted = _retry_after(cause)
+                if hinted:
+                    self.not_before = max(self.not_before, time.monotonic() + hinted)
+                if probe:
+                    self.failed_probes += 1
+                    self._prober = None
+                    if self.failed_probes >= len(self.pauses):
+                        self.state = "given_up"
+                        self._tell(
+                            f"{self.endpoint} still fails after {self.failed_probes} probes "
+                            f"(last: {self._cause}); giving up: the remaining articles fail "
+                            "without a call (not cached: rerun to try them again)"
+                        )
+                    else:
+                        self.state = "open"
+                        pause = self.pauses[self.failed_probes]
+                        self.not_before = max(self.not_before, time.monotonic() + pause)
+                elif self.state == "closed" and self.failures >= self.threshold:
+                    self.state = "open"
+                    if not self.pauses:
+                        self.state = "given_up"
+                    else:
+                        self.not_before = max(self.not_before, time.monotonic() + self.pauses[0])
+                    self._tell(
+                        f"{self.endpoint}: {self.failures} transport failures in a row "
+                        f"(last: {self._cause}); pausing the batch for "
+                        f"{self.pauses[0] if self.pauses else 0:g} s, then probing "
+                        f"(up to {len(self.pauses)} times)"
+                    )
+            elif probe:
+                self.state, self._prober = "open", None  # let another thread probe
+            self._cond.notify_all()
+
+
 @dataclass
 class CallStats:
     """Counters for one article; filled by the instructor hook on every raw response."""
@@ -398,12 +545,27 @@ class LLM:
         *,
         sleep: Callable[[float], None] = time.sleep,
         answers: AnswerCache | None = None,
+        stop: threading.Event | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        """``stop``: when set, waits and calls in flight are abandoned (``Interrupted``)
+        within ``_POLL_S``; ``notify`` hears the breaker's changes of state."""
         self.client = client
         self.settings = settings
         self.answers = answers
         self._sleep = sleep
+        self._stop = stop
         self._local = threading.local()
+        endpoint = getattr(getattr(client, "client", None), "base_url", None)
+        self.breaker = Breaker(
+            str(endpoint or "the endpoint").rstrip("/"),
+            threshold=settings.breaker_threshold,
+            pauses=settings.breaker_pauses,
+            sleep_for=self._sleep_for,
+            stopped=lambda: stop is not None and stop.is_set(),
+            notify=notify,
+            secret=settings.api_key,
+        )
         client.on("completion:response", self._on_response)
         if settings.api_key:
             redact_in_logs(settings.api_key)
@@ -502,31 +664,36 @@ class LLM:
             exc = state.outcome.exception() if state.outcome else None
             hinted = _retry_after(_transport_cause(exc) if exc else None)
             base = _BACKOFF(state)
-            seconds = max(hinted, base) if hinted is not None else base
+            return max(hinted, base) if hinted is not None else base
+
+        def before_sleep(state: RetryCallState) -> None:
+            # Here, not in ``wait``: tenacity computes a wait after the last attempt too.
+            exc = state.outcome.exception() if state.outcome else None
             log.info(
                 "%s: attempt %d failed (%s); retrying in %.1f s",
                 label or "LLM call",
                 state.attempt_number,
                 type(_transport_cause(exc) if exc else exc).__name__,
-                seconds,
+                state.upcoming_sleep,
             )
-            return seconds
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_transport_attempts),
             wait=wait,
             retry=retry_if_exception(lambda e: _transport_cause(e) is not None),
-            sleep=self._sleep,
+            sleep=self.breaker.wait,  # one backoff for all workers, cut short by stop
+            before_sleep=before_sleep,
             reraise=True,
         )
         error: str | None = None
         try:
             for attempt in retrying:
                 with attempt:
+                    self.breaker.before_call()
                     attempts += 1
                     if attempts > 1:
                         st.retries += 1
-                    return self._create(response_model, messages, max_tokens)
+                    return self._call(response_model, messages, max_tokens)
         except BudgetExceededError as e:
             error = type(e).__name__
             raise
@@ -566,6 +733,66 @@ class LLM:
                 f", {error}" if error else "",
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sleep_for(self, seconds: float) -> None:
+        stop = self._stop
+        if stop is not None and stop.is_set():
+            raise Interrupted()
+        if seconds > 0:
+            if stop is not None and self._sleep is time.sleep:
+                stop.wait(seconds)
+            else:
+                self._sleep(seconds)
+        if stop is not None and stop.is_set():
+            raise Interrupted()
+
+    def _call(self, response_model: type[T], messages: list[dict[str, str]], max_tokens: int) -> T:
+        """``_create``, with the breaker told whether the endpoint answered."""
+        answered: bool | None = None
+        cause: BaseException | None = None
+        try:
+            result = self._abandonable(lambda: self._create(response_model, messages, max_tokens))
+            answered = True
+            return result
+        except Exception as e:
+            cause = _transport_cause(e)
+            if cause is not None:
+                answered = False
+            elif isinstance(e, ModelError) and not isinstance(e, BudgetExceededError):
+                answered = True  # a rejection or a bad answer is still an answer
+            raise
+        finally:
+            self.breaker.record(answered, cause)
+
+    def _abandonable(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on a daemon thread and wait for it, or for the stop event: a hanging
+        endpoint must not keep Ctrl-C waiting for the timeout (and all its retries)."""
+        stop = self._stop
+        if stop is None:
+            return fn()
+        if stop.is_set():
+            raise Interrupted()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        stats, records = self.stats, self.records
+
+        def run() -> None:
+            # The instructor hook counts tokens into the caller's per-thread accounts.
+            self._local.stats, self._local.records = stats, records
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # handed to the caller, never lost in the thread
+                box["error"] = e
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="factx-llm-call", daemon=True).start()
+        while not done.wait(_POLL_S):
+            if stop.is_set():
+                raise Interrupted()  # the thread ends with its own timeout; unused
+        if "error" in box:
+            raise box["error"]
+        return cast(T, box["value"])
 
     def _create(
         self, response_model: type[T], messages: list[dict[str, str]], max_tokens: int

@@ -6,13 +6,14 @@ FactxError
 │   ├── EmptyArticleError        empty or whitespace-only text
 │   ├── BinaryInputError         not text at all (NUL bytes, undecodable)
 │   ├── MetadataError            a .meta.json that is malformed or impossible
-│   └── MissingInputError        the file vanished or cannot be read
+│   └── MissingInputError        the file does not exist, vanished or cannot be read
 ├── ModelError                   the LLM endpoint failed us
 │   ├── ServerStartError         the embedded llama.cpp server did not come up
-│   ├── TransportError           timeouts, resets, 429/5xx after all retries
+│   ├── TransportError           timeouts, resets, 429/5xx, non-JSON bodies after all
+│   │                            retries, or not sent once the endpoint's breaker gave up
 │   └── BadModelOutputError      output that stays invalid after all retries
 │       └── BudgetExceededError  the per-article token budget ran out
-└── StoreError                   the SQLite store or output path cannot be used
+└── StoreError                   the SQLite store cannot be used (or is damaged)
 """
 
 from __future__ import annotations

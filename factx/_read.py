@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import html
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -127,11 +129,18 @@ def read_text_document(
     return Document(id=doc_id or f"text-{sha[:12]}", text=text, sha256=sha, source=src)
 
 
-def read_document(path: Path, *, published: date | None = None) -> Document:
-    """Read one article file. Raises an ``InputError`` subclass with the file name in it."""
+def read_document(path: Path, *, published: date | None = None, existed: bool = True) -> Document:
+    """Read one article file. Raises an ``InputError`` subclass with the file name in it.
+
+    ``existed``: whether the path was there when the batch started, which tells a file
+    that vanished from one that never was."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise MissingInputError(f"{path}: broken symbolic link") from None
+        if not existed:
+            raise MissingInputError(f"{path}: does not exist") from None
         raise MissingInputError(f"{path}: file vanished before it could be read") from None
     except OSError as e:
         raise MissingInputError(f"{path}: cannot read: {e.strerror}") from None
@@ -165,12 +174,33 @@ def read_document(path: Path, *, published: date | None = None) -> Document:
     return doc.model_copy(update={"warnings": tuple(warnings)})
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Expand folders into their ``.txt`` files (sorted); keep files as given."""
+def discover(
+    paths: list[Path], *, on_skip: Callable[[Path, str], None] | None = None
+) -> list[Path]:
+    """Expand folders into their ``.txt`` files (sorted); keep files as given.
+
+    A ``.txt`` link in a folder that leads nowhere (a loop, a missing target) is skipped
+    and told to ``on_skip(path, reason)``."""
     out: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*.txt") if q.is_file()))
-        else:
+        if not p.is_dir():
             out.append(p)
+            continue
+        for q in sorted(p.rglob("*.txt")):
+            if q.is_file():
+                out.append(q)
+            elif q.is_symlink() and on_skip is not None:
+                on_skip(q, _dead_link(q))
     return out
+
+
+def _dead_link(path: Path) -> str:
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop so
+        return "symbolic link loop"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return "broken symbolic link" if isinstance(e, FileNotFoundError) else e.strerror or "?"
+    return "not a regular file"

@@ -17,7 +17,11 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
 def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "factx"
+    """The platform's cache folder for factx (``$XDG_CACHE_HOME/factx``, by default
+    ``~/.cache/factx``, on Linux), where the store and the assembled model live."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("factx", appauthor=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +41,10 @@ class Settings:
     timeout: float = 120.0
     max_transport_attempts: int = 5
     max_validation_retries: int = 1
+    # The endpoint's circuit breaker: open after this many transport failures in a row,
+    # then pause this long before each probe; give up after len(breaker_pauses) probes.
+    breaker_threshold: int = 5
+    breaker_pauses: tuple[float, ...] = (10.0, 30.0, 60.0)
     token_budget: int = 60_000  # prompt + completion tokens per article, retries included
     max_chunk_chars: int = 12_000
     chunk_overlap: int = 400
@@ -52,6 +60,10 @@ class Settings:
             raise ConfigError(f"timeout must be > 0, got {self.timeout}")
         if self.max_transport_attempts < 1:
             raise ConfigError("max_transport_attempts must be >= 1")
+        if self.breaker_threshold < 1:
+            raise ConfigError("breaker_threshold must be >= 1")
+        if any(p < 0 for p in self.breaker_pauses):
+            raise ConfigError("breaker_pauses must not be negative")
         if self.token_budget < 1:
             raise ConfigError("token_budget must be >= 1")
         if self.chunk_overlap >= self.max_chunk_chars:

@@ -1,4 +1,5 @@
-"""SQLite store: runs, articles, facts, failures and every LLM call. It is also the cache.
+"""SQLite store: runs, articles, facts, failures and every LLM call. It is also the cache:
+an article stored with status ``ok`` is a hit, a ``partial`` one is kept to be seen only.
 
 WAL journal; one transaction per article, so an article is either wholly stored or not at
 all (a kill -9 mid-write leaves the previous state). Migrations are append-only: a new
@@ -11,6 +12,7 @@ import contextlib
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,48 +113,97 @@ def cache_key(
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+# How long a writer waits for another process's lock before giving up.
+_BUSY_S = 30.0
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _damaged(e: sqlite3.Error) -> bool:
+    return getattr(e, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+                str(path), check_same_thread=False, isolation_level=None, timeout=_BUSY_S
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the store at {path}: {e}") from None
-        self._lock = threading.Lock()
+            raise StoreError(f"cannot open the store at {path}: {e}{self._hint(e)}") from None
+
+    def _wal(self) -> None:
+        """Switch to WAL. On a new file the switch needs the file to itself, and SQLite
+        answers "database is locked" at once rather than wait (measured with 8 processes
+        opening one new store on a loaded machine), so it is retried like a busy wait."""
+        deadline = time.monotonic() + _BUSY_S
+        delay = 0.005
+        while True:
+            try:
+                row = self._db.execute("PRAGMA journal_mode=WAL").fetchone()
+                if row and str(row[0]).lower() in ("wal", "memory"):  # memory: ":memory:"
+                    return
+                problem: sqlite3.Error = sqlite3.OperationalError(f"journal mode stayed {row}")
+            except sqlite3.OperationalError as e:
+                if not getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY"):
+                    raise
+                problem = e
+            if time.monotonic() > deadline:
+                raise problem
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _hint(self, e: BaseException) -> str:
+        if isinstance(e, sqlite3.Error) and _damaged(e):
+            return (
+                f" (the file is damaged: salvage it with `sqlite3 {self.path} .recover`, "
+                "or move it away to start a new store)"
+            )
+        return ""
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Any SQLite failure after opening is a ``StoreError`` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StoreError(f"the store at {self.path} failed: {e}{self._hint(e)}") from None
 
     # -- schema ------------------------------------------------------------------------
 
     def _migrate(self) -> None:
         db = self._db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
-        done = {row[0] for row in db.execute("SELECT version FROM migrations")}
-        for version, sql in enumerate(MIGRATIONS, start=1):
-            if version in done:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
+        # Several processes may open a new store at once: the applied versions are read
+        # inside the write transaction, so only the first one applies a migration.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            done = {row[0] for row in db.execute("SELECT version FROM migrations")}
+            for version, sql in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
                 for stmt in sql.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (version, _now()))
-                db.execute("COMMIT")
-            except sqlite3.Error:
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
-                raise
+            raise
 
     @property
     def schema_version(self) -> int:
@@ -162,7 +213,7 @@ class Store:
     # -- runs --------------------------------------------------------------------------
 
     def start_run(self, *, model: str, strategy: str, prompt_version: str) -> int:
-        with self._lock:
+        with self._lock, self._guard():
             cur = self._db.execute(
                 "INSERT INTO runs (started_at, model, strategy, prompt_version) VALUES (?,?,?,?)",
                 (_now(), model, strategy, prompt_version),
@@ -170,7 +221,7 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, *, ok: int, cached: int, failed: int) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "UPDATE runs SET finished_at=?, articles_ok=?, articles_cached=?, "
                 "articles_failed=? WHERE id=?",
@@ -179,11 +230,14 @@ class Store:
 
     # -- articles ----------------------------------------------------------------------
 
-    def get(self, key: str) -> ArticleFacts | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT result_json FROM articles WHERE cache_key=?", (key,)
-            ).fetchone()
+    def get(self, key: str, *, complete: bool = True) -> ArticleFacts | None:
+        """The stored result for ``key``. Only a complete one (status ``ok``) is a cache hit;
+        ``complete=False`` also returns a ``partial`` one, which is stored to be seen."""
+        sql = "SELECT result_json FROM articles WHERE cache_key=?"
+        if complete:
+            sql += " AND status='ok'"
+        with self._lock, self._guard():
+            row = self._db.execute(sql, (key,)).fetchone()
         return ArticleFacts.model_validate_json(row[0]) if row else None
 
     def put(
@@ -238,14 +292,15 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing, also on KeyboardInterrupt: a kill leaves the previous state."""
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
 
     def _insert_calls(
@@ -306,7 +361,7 @@ class Store:
     # -- reading -----------------------------------------------------------------------
 
     def articles(self) -> Iterator[ArticleFacts]:
-        with self._lock:
+        with self._lock, self._guard():
             rows = self._db.execute(
                 "SELECT result_json FROM articles ORDER BY article_id, created_at"
             ).fetchall()
@@ -314,7 +369,7 @@ class Store:
             yield ArticleFacts.model_validate_json(raw)
 
     def run_stats(self, run_id: int) -> dict[str, int]:
-        with self._lock:
+        with self._lock, self._guard():
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), "
                 "COALESCE(SUM(completion_tokens),0) FROM calls WHERE run_id=?",
@@ -325,7 +380,7 @@ class Store:
     def count(self, table: str) -> int:
         if table not in {"runs", "articles", "facts", "failures", "calls", "answers"}:
             raise ValueError(table)
-        with self._lock:
+        with self._lock, self._guard():
             return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from factx import ArticleFacts, Pipeline
 from factx._batch import BatchStats, Item
 from factx._cli import cli
-from factx._errors import BinaryInputError, EmptyArticleError, MetadataError
+from factx._errors import BinaryInputError, EmptyArticleError, MetadataError, MissingInputError
 from factx._read import decode, read_document
 from factx._store import Store
 from factx._whole import chunks
@@ -32,6 +32,7 @@ from .faults import (
     require_replay_coverage,
     settings_for,
 )
+from .test_store import _corrupt_table
 
 GOOD = recorded_articles()[0]
 
@@ -367,3 +368,53 @@ def test_cli_reports_each_bad_file_and_goes_on(counting_proxy: FaultProxy, tmp_p
     assert [(r.article_id, r.status) for r in lines] == [
         ("good", "ok"), ("a_leer", "failed"), ("b_bild", "failed"), ("c_gut", "ok"),
     ]  # fmt: skip
+
+
+def test_damaged_store_mid_batch_keeps_the_finished_results(
+    counting_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store, out = tmp_path / "s.sqlite3", tmp_path / "facts.jsonl"
+    code, err = _cli(counting_proxy, tmp_path, "--store", str(store))
+    assert code == 0, err
+    _corrupt_table(store, "calls")  # a bad sector under the calls table
+    other = tmp_path / "other.txt"
+    shutil.copyfile(recorded_articles()[1], other)
+    code, err = _cli(counting_proxy, tmp_path, str(other), "-o", str(out), "--store", str(store))
+    assert code == 1, err
+    assert f"error: the store at {store} failed: database disk image is malformed" in err
+    assert f"`sqlite3 {store} .recover`" in err
+    assert "Traceback" not in err
+    # good.txt came from the cache, other.txt was extracted but could not be stored:
+    # both are in -o all the same.
+    lines = [ArticleFacts.model_validate_json(x) for x in out.read_text("utf-8").splitlines()]
+    assert [(r.article_id, r.status) for r in lines] == [("good", "ok"), ("other", "ok")]
+
+
+def test_a_path_that_never_existed_says_so(replay: ReplayServer, tmp_path: Path) -> None:
+    never = tmp_path / "nie.txt"
+    first, _, stats = _batch(replay, tmp_path, never)
+    _failed(first, MissingInputError, re.escape(f"{never}: does not exist"))
+    dangling = tmp_path / "verweis.txt"
+    dangling.symlink_to(tmp_path / "ziel.txt")
+    first, _, _ = _batch(replay, tmp_path, dangling)
+    _failed(first, MissingInputError, re.escape(f"{dangling}: broken symbolic link"))
+
+
+def test_links_in_a_folder_that_lead_nowhere_are_skipped_with_a_warning(
+    counting_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copyfile(GOOD, folder / "c_gut.txt")
+    (folder / "a.txt").symlink_to(folder / "b.txt")
+    (folder / "b.txt").symlink_to(folder / "a.txt")
+    (folder / "d.txt").symlink_to(folder / "fehlt.txt")
+    out = tmp_path / "facts.jsonl"
+    code, err = _cli(
+        counting_proxy, tmp_path, str(folder), "-o", str(out), "--store", str(tmp_path / "s")
+    )
+    assert code == 0, err
+    for name, why in (("a", "symbolic link loop"), ("b", "symbolic link loop"), ("d", "broken")):
+        assert f"warning: {folder / name}.txt: skipped: {why}" in err
+    assert "2 extracted" not in err and "1 cached" in err  # good.txt and c_gut.txt only
+    assert len(out.read_text("utf-8").splitlines()) == 2

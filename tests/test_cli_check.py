@@ -132,3 +132,31 @@ def test_help_has_examples(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check", "-h"])
     assert result.exit_code == 0
     assert "Examples:" in result.stdout and "--fail-on" in result.stdout
+
+
+def test_a_binary_file_is_a_usage_error_not_a_crash(runner: CliRunner, tmp_path: Path) -> None:
+    facts = tmp_path / "bild.png"
+    facts.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 10)
+    result = runner.invoke(cli, ["check", str(facts)])
+    assert result.exit_code == 2, result.output
+    assert "line 1: not UTF-8 text (a binary file?)" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(("start", "end"), [(40, 400), (30, 20)])  # negatives: the schema
+def test_offsets_outside_the_text_are_refused(
+    runner: CliRunner, tmp_path: Path, start: int, end: int
+) -> None:
+    facts = _write(tmp_path / "facts.jsonl", 240e9, 240e9)
+    lines = facts.read_text(encoding="utf-8").splitlines()
+    record = ArticleFacts.model_validate_json(lines[1])
+    bad = record.trade_figures[0].model_copy(update={"char_start": start, "char_end": end})
+    lines[1] = record.model_copy(update={"trade_figures": (bad,)}).model_dump_json()
+    facts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["check", str(facts)])
+    assert result.exit_code == 2
+    n = len(record.text)
+    assert (
+        f"line 2: article art1: a tradefigure's offsets {start}:{end} lie outside its text "
+        f"({n} characters)"
+    ) in result.stderr

@@ -223,3 +223,38 @@ def test_concurrent_workers_pay_one_refused_json_schema_per_endpoint() -> None:
     with httpx.Client(transport=SchemaFormatTransport(inner, memory=memory)) as c:
         c.post("http://127.0.0.1:10/v1/chat/completions", json=request)
     assert len(refused) == 2
+
+
+def test_no_retry_is_announced_after_the_last_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    llm, sleeps, _ = _llm(
+        lambda r: httpx.Response(503, json={"error": "busy"}), max_transport_attempts=3
+    )
+    with caplog.at_level("INFO", logger="factx"), pytest.raises(TransportError):
+        llm.ask(Answer, MSG, label="speaker")
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == len(sleeps) == 2
+    assert [m.split(";")[0] for m in retries] == [
+        "speaker: attempt 1 failed (InternalServerError)",
+        "speaker: attempt 2 failed (InternalServerError)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ctype", "detail"),
+    [
+        ("text/html", "text/html, 21 bytes"),
+        ("application/json", "application/json, 21 bytes, truncated?"),
+    ],
+)
+def test_a_body_that_is_not_json_is_named_as_such(ctype: str, detail: str) -> None:
+    body = "<html>Gateway</html>\n"
+    llm, _, _ = _llm(
+        lambda r: httpx.Response(200, text=body, headers={"content-type": ctype}),
+        max_transport_attempts=2,
+    )
+    with pytest.raises(TransportError) as info:
+        llm.ask(Answer, MSG, label="speaker")
+    assert str(info.value) == (
+        "speaker failed after 2 attempts: MalformedResponseError: "
+        f"malformed chat completion: body is not JSON ({detail})"
+    )

@@ -182,3 +182,50 @@ def test_interrupt_finishes_the_write_and_resumes(
     assert f"{N_ARTICLES - stored} extracted, {stored} cached, 1 failed" in log.read_text("utf-8")
     assert out.read_text("utf-8") == (reference / "facts.jsonl").read_text("utf-8")
     _assert_same_store(store, reference / "store.sqlite3")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("fault", ["slow", "429"], ids=["hanging-call", "retry-after-wait"])
+def test_a_signal_stops_within_two_seconds_whatever_the_endpoint_does(
+    sig: signal.Signals, fault: str, inputs: Path, tmp_path: Path
+) -> None:
+    """Once an article is stored, the endpoint hangs (an answer 10 minutes away, against a
+    20 s timeout and 5 attempts) or asks for a 30 s pause (429, Retry-After: 30); the
+    signal must end the run within 2 s anyway, keeping the stored article."""
+    out, store, log = tmp_path / "facts.jsonl", tmp_path / "store.sqlite3", tmp_path / "err"
+    with (
+        ReplayServer() as replay,
+        FaultProxy(replay.base_url, slow_s=600, retry_after="30") as proxy,
+        log.open("ab") as err,
+    ):
+        cmd = _command(proxy, inputs, out, store)
+        cmd[cmd.index("--timeout") + 1] = "20"
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                with contextlib.suppress(sqlite3.Error):
+                    if store.exists() and _rows(store, "SELECT COUNT(*) FROM articles")[0][0]:
+                        break
+                time.sleep(0.02)
+            proxy.kinds, proxy.rate = (fault,), 1.0  # from now on every request
+            while time.monotonic() < deadline and not proxy.log.faults[fault]:
+                time.sleep(0.01)
+            time.sleep(0.3)  # inside the hanging call, or inside the 30 s wait
+            sent = time.monotonic()
+            proc.send_signal(sig)
+            returncode = proc.wait(timeout=60)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text("utf-8")
+    assert returncode == 128 + sig, text
+    assert "interrupted: finished articles are in the store" in text
+    assert "Traceback" not in text
+    print(f"\n{fault} {sig.name}: stopped in {took:.2f} s")  # the figure for docs; run with -s
+    assert took < 2.0, f"stopping took {took:.2f} s"
+    stored = _rows(store, "SELECT COUNT(*) FROM articles")[0][0]
+    assert isinstance(stored, int) and stored >= 1
+    assert _rows(store, "SELECT COUNT(*) FROM runs WHERE finished_at IS NULL") == [(0,)]

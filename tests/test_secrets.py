@@ -7,6 +7,7 @@ every artefact of the runs is searched for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from pathlib import Path
@@ -15,9 +16,11 @@ import pytest
 import vcr
 from click.testing import CliRunner
 
+import factx._batch
 from factx import Pipeline, Settings
 from factx._batch import Item
 from factx._cli import cli
+from factx._client import LLM
 
 from .conftest import SECRET_HEADERS
 from .faults import (
@@ -63,6 +66,8 @@ def test_the_key_is_nowhere(
             retry_after="0",
         ) as proxy:
             monkeypatch.setattr("factx._client._BACKOFF", lambda state: 0.0)
+            # No real waits: the breaker's pauses (10, 30, 60 s) pass at once.
+            monkeypatch.setattr(factx._batch, "LLM", functools.partial(LLM, sleep=lambda _: None))
             res = CliRunner().invoke(
                 cli, [*args, "--base-url", proxy.base_url, "--api-key", FAKE_KEY]
             )

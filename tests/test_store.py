@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,65 @@ def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the store"):
         Store(blocker / "sub" / "s.sqlite3")
+
+
+def test_eight_processes_open_one_new_store_at_once(tmp_path: Path) -> None:
+    go, rounds = tmp_path / "go", 10
+    # Each process imports factx, says it is ready, waits for the same signal file, then
+    # opens (and migrates) ten new stores in turn: eight migrations race for each file.
+    code = (
+        "import pathlib, sys, time\n"
+        "from factx._store import Store\n"
+        "go = pathlib.Path(sys.argv[2])\n"
+        "pathlib.Path(sys.argv[3]).touch()\n"
+        "while not go.exists(): time.sleep(0.001)\n"
+        "for i in range(int(sys.argv[1])):\n"
+        "    Store(go.with_name(f'new{i}.sqlite3')).close()\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(rounds), str(go), str(tmp_path / f"ready{i}")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(8)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready*"))) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    for i in range(rounds):
+        db = sqlite3.connect(tmp_path / f"new{i}.sqlite3")
+        assert db.execute("SELECT version FROM migrations").fetchall() == [
+            (v,) for v in range(1, len(MIGRATIONS) + 1)
+        ]
+        db.close()
+
+
+def _corrupt_table(path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with garbage, as a bad disk sector would."""
+    db = sqlite3.connect(path)
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()
+    db.close()  # the last connection checkpoints the WAL into the file
+    with path.open("r+b") as fh:
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\xff" * page_size)
+
+
+def test_a_damaged_store_is_a_store_error_with_a_recovery_hint(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with Store(path) as s:
+        s.put("k1", _result(), calls=[("speaker", 1, 1, 0.1, 1, None)])
+    _corrupt_table(path, "calls")
+    with Store(path) as s:
+        assert s.get("k1") == _result()  # what is not damaged still reads
+        with pytest.raises(StoreError) as info:
+            s.put("k2", _result("b"), calls=[("speaker", 1, 1, 0.1, 1, None)])
+    message = str(info.value)
+    assert message.startswith(f"the store at {path} failed: database disk image is malformed")
+    assert f"`sqlite3 {path} .recover`" in message
+    with Store(path) as s:
+        assert s.get("k2") is None  # the failed write left nothing behind
