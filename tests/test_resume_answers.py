@@ -7,6 +7,7 @@ counts what it serves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -34,8 +35,11 @@ def _command(base_url: str, article: Path, store: Path, out: Path) -> list[str]:
 
 
 def _answers(store: Path) -> int:
-    with sqlite3.connect(store) as db:
-        return int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0  # the store is being created
 
 
 def test_a_rerun_after_kill_9_asks_only_the_unanswered_questions(tmp_path: Path) -> None:
@@ -64,13 +68,15 @@ def test_a_rerun_after_kill_9_asks_only_the_unanswered_questions(tmp_path: Path)
             _command(proxy.base_url, src, store, tmp_path / "out.jsonl"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if store.exists() and _answers(store) >= 2:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if store.exists() and _answers(store) >= 2:
+                    break
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
         answered = _answers(store)
         assert 2 <= answered < questions, "the kill did not land mid-article"
 
