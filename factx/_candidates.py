@@ -83,9 +83,10 @@ MIN_QUOTE_WORDS = 4
 
 
 def _title_case(inner: str) -> bool:
-    # "New Overland Grain Corridor": every word capitalised is a name or a title, not speech.
-    ws = re.findall(r"[^\W\d_][\w'’-]*", inner)
-    return bool(ws) and all(w[0].isupper() for w in ws)
+    # "New Overland Grain Corridor", "Fédération Internationale de Football Association":
+    # every word of four letters or more capitalised is a name or a title, not speech.
+    ws = [w for w in re.findall(r"[^\W\d_][\w'’-]*", inner) if len(w) >= 4]
+    return len(ws) >= 2 and all(w[0].isupper() for w in ws)
 
 
 def quotes(text: str) -> list[Span]:

@@ -88,3 +88,19 @@ def test_mentions_use_name_forms_never_a_given_name_or_a_genitive() -> None:
     assert mentions("Der Gang der Dinge war zäh.", people_) == []  # a given name, a noun
     assert mentions("Qin reiste ab.", people_) == ["Qin Gang"]  # the family name first
     assert mentions("Putins Sprecher traf Xi.", people_) == ["Xi Jinping"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Initiative heißt „New Overland Grain Corridor“ und ist neu.",
+        "Er leitet die „Fédération Internationale de Football Association“ seit Jahren.",
+    ],
+)
+def test_a_title_in_quotation_marks_is_no_quote(text: str) -> None:
+    assert quotes(text) == []
+
+
+def test_speech_in_quotation_marks_is_a_quote_even_with_many_nouns() -> None:
+    text = "Er sagte: „Die Bahn Und Post Arbeiten gut zusammen.“"
+    assert [q.text for q in quotes(text)] == ["Die Bahn Und Post Arbeiten gut zusammen."]
