@@ -163,7 +163,7 @@ class Pipeline:
             llm = LLM(
                 client,
                 settings,
-                answers=self.store,
+                answers=self.store if settings.answer_cache else None,
                 stop=self._stop,
                 notify=self._notice,
                 **({"sleep": self._sleep} if self._sleep else {}),
@@ -312,6 +312,7 @@ class Pipeline:
                 raise _Stopped()  # abandon this article; nothing of it is stored
 
         try:
+            extractor.llm.refresh = self._refresh  # --refresh asks the model again too
             outcome = extractor.extract(doc, on_call=call_done)
         except Interrupted:
             raise _Stopped() from None

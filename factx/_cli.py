@@ -115,6 +115,13 @@ def cli() -> None:
     help="Prompt + completion tokens per article, retries included.",
 )
 @click.option(
+    "--answer-cache/--no-answer-cache",
+    default=True,
+    show_default=True,
+    help="Keep every LLM answer in the store by its request, so that no question is paid "
+    "for twice (after a kill, or a change of another prompt).",
+)
+@click.option(
     "--include-flagged",
     is_flag=True,
     help="Also emit facts that failed grounding or value checks (flagged).",
@@ -157,6 +164,7 @@ def extract(
     store_path: Path | None,
     timeout: float,
     token_budget: int,
+    answer_cache: bool,
     include_flagged: bool,
     n_ctx: int,
     refresh: bool,
@@ -209,6 +217,7 @@ def extract(
             store_path=store_path,
             timeout=timeout,
             token_budget=token_budget,
+            answer_cache=answer_cache,
             n_ctx=n_ctx,
         )
     except FactxError as e:

@@ -553,6 +553,8 @@ class LLM:
         self.client = client
         self.settings = settings
         self.answers = answers
+        # True: ask again and overwrite what the answer cache holds (--refresh).
+        self.refresh = False
         self._sleep = sleep
         self._stop = stop
         self._local = threading.local()
@@ -613,7 +615,7 @@ class LLM:
         key = None
         if self.answers is not None:
             key = answer_key(self.settings, response_model, messages, max_tokens)
-            hit = self.answers.get_answer(key)
+            hit = None if self.refresh else self.answers.get_answer(key)
             if hit is not None:
                 try:
                     answer = response_model.model_validate_json(hit)

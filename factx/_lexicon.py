@@ -97,7 +97,8 @@ ROLE_SUFFIXES = (
     "beauftragte", "beauftragter", "abgeordnete", "abgeordneter", "richter", "anwalt",
     "manager", "chefin",
 )  # fmt: skip
-FEMININE_ENDING = "(?:in|innen)?"
+# Feminine and case endings of a role noun: "Sprecherin", "Top-Diplomaten", "Ministers".
+FEMININE_ENDING = "(?:in|innen|en|n|es|s)?"
 # Offices and honorifics that are never part of a person's name, for name keys: "Chinas
 # Außenminister Wang Yi" is "Wang Yi". (A role noun that is also a surname, "Richter",
 # is not here.)

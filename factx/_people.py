@@ -188,11 +188,11 @@ def _breaks(tok: str, segment: list[str]) -> bool:
     return is_common_word(tok) or bool(_ROLE_WORD.search(tok))
 
 
-def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[str]]]:
+def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[str], bool]]:
     """The names in a run of capitalised words, each with its index in the run: the run is
     cut at function words and common nouns, and a cut at a role noun marks a name after it
     ("Berlins Innensenator Frank Henkel")."""
-    out: list[tuple[int, list[str]]] = []
+    out: list[tuple[int, list[str], bool]] = []
     seg: list[str] = []
     seg_at, role = 0, after_role
     for i, tok in enumerate([*tokens, "Und"]):
@@ -200,12 +200,21 @@ def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[
         if particle and seg:
             seg.append(tok)
             continue
+        # "traf Wang Nikolai Patruschew", "Wang Yi Nikolai Patruschew": a given name after a
+        # Chinese family name, or after a complete name, starts another person's name.
+        if is_given_name(tok) and (
+            len(seg) >= 2 or (len(seg) == 1 and seg[0].lower() in CHINESE_SURNAMES)
+        ):
+            name, weak = _name_of(seg, role)
+            if name and len(name) >= 2:
+                out.append((seg_at, name, weak))
+            seg, seg_at, role = [], i, False
         if particle or _breaks(tok, seg):
             while seg and (seg[-1] in _PARTICLES or seg[-1].endswith(".")):
                 seg.pop()
-            name = _name_of(seg, role)
+            name, weak = _name_of(seg, role)
             if name:
-                out.append((seg_at, name))
+                out.append((seg_at, name, weak))
             seg, seg_at = [], i + 1
             role = bool(_ROLE_WORD.search(tok)) if i < len(tokens) else False
             continue
@@ -213,20 +222,31 @@ def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[
     return out
 
 
-def _name_of(seg: list[str], after_role: bool) -> list[str]:
+def _name_of(seg: list[str], after_role: bool) -> tuple[list[str], bool]:
+    """The name a segment holds ([] for none), and whether the evidence for it is weak."""
     seg = seg[:5]
     while seg and (seg[-1] in _PARTICLES or seg[-1].endswith(".")):
         seg.pop()
     if not seg:
-        return []
+        return [], False
     head = seg[0]
     if len(seg) >= 2:
         if after_role or is_given_name(head) or head.lower() in CHINESE_SURNAMES:
-            return seg
+            return seg, False
         words = [t for t in seg if t not in _PARTICLES and not t.endswith(".")]
-        return seg if all(_is_nameish(t) for t in words) else []
+        # Unknown words alone are weak evidence ("Wall Street"): _find keeps such a name
+        # only when the article repeats its surname.
+        return (seg, True) if all(_is_nameish(t) for t in words) else ([], False)
     # One word is a name only after a role noun ("Außenminister Lawrow").
-    return seg if after_role and _is_nameish(head) else []
+    return (seg, False) if after_role and _is_nameish(head) else ([], False)
+
+
+def _repeated(text: str, full: str, surname: str) -> bool:
+    """The surname occurs alone, not only as part of the full name ("Ayaan Hirsi Ali …
+    Ali"; not "Wall Street Journal … Wall Street Journal")."""
+    alone = len(re.findall(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text))
+    within = len(re.findall(rf"(?<![\w-]){re.escape(full)}(?![\w-])", text))
+    return alone > within
 
 
 def _surname(name: str) -> str:
@@ -245,9 +265,12 @@ def _find(text: str) -> tuple[Entity, ...]:
     found: dict[str, int] = {}
     for start, tokens in _runs(text):
         after_role = bool(_ROLE_WORD.search(_word_before(text, start)))
-        for _, name in _people_in_run(tokens, after_role):
+        for _, name, weak in _people_in_run(tokens, after_role):
             full = " ".join(name)
-            found.setdefault(full, start + text[start:].find(name[0]))
+            at = start + text[start:].find(name[0])
+            if weak and not _repeated(text, full, name[-1]):
+                continue
+            found.setdefault(full, at)
     for m in _SAID_NAME.finditer(text):
         found.setdefault(m.group("name"), m.start("name"))
     # The alias table folds spellings to one name.

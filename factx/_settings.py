@@ -46,6 +46,7 @@ class Settings:
     breaker_threshold: int = 5
     breaker_pauses: tuple[float, ...] = (10.0, 30.0, 60.0)
     token_budget: int = 60_000  # prompt + completion tokens per article, retries included
+    answer_cache: bool = True  # keep every answer by its request; never pay for it twice
     max_chunk_chars: int = 12_000
     chunk_overlap: int = 400
     n_ctx: int = 4096  # the local server's context (embedded or behind base_url)

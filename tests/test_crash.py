@@ -64,6 +64,9 @@ def _command(proxy: FaultProxy, inputs: Path, out: Path, store: Path) -> list[st
         sys.executable, "-c", "from factx._cli import main; main()",
         "extract", str(inputs), "-o", str(out), "--store", str(store),
         "--base-url", proxy.base_url, "-m", RECORD_MODEL, "--timeout", "10",
+        # The copies ask the same questions; with the answer cache a rerun would ask almost
+        # nothing, and kills would not land mid-batch (tests/test_resume_answers.py covers it).
+        "--no-answer-cache",
     ]  # fmt: skip
 
 

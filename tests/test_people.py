@@ -27,8 +27,13 @@ from factx._people import find_entities, is_common_word, mentioned, people
         ("Auch Franklin D. Marrow kam zu Wort.", "Franklin D. Marrow"),
         # A Chinese family name first.
         ("In Peking empfing Zhou Minghai die Delegation.", "Zhou Minghai"),
-        # Words the German lexicon does not know, side by side.
-        ("Die Stiftung ehrte Ayodele Okonkwo-Baptiste am Sonntag.", "Ayodele Okonkwo-Baptiste"),
+        # Words the German lexicon does not know, side by side, and the surname told again.
+        (
+            "Die Stiftung ehrte Ayodele Okonkwo-Baptiste. Okonkwo-Baptiste dankte.",
+            "Ayodele Okonkwo-Baptiste",
+        ),
+        # A role noun in a case form or a compound.
+        ("Sie sprachen mit dem Top-Diplomaten Zhou Minghai.", "Zhou Minghai"),
     ],
 )
 def test_a_person_is_found_by_the_shape_of_the_words(text: str, name: str) -> None:
@@ -47,6 +52,10 @@ def test_a_person_is_found_by_the_shape_of_the_words(text: str, name: str) -> No
          "Pfisterer Quandtberg"),
         # A place name in the genitive after a common noun is no person.
         ("Der Hauptstandort Kölns bleibt erhalten.", "Hauptstandort Kölns"),
+        # Unknown words once, never repeated, are no person ("Wall Street").
+        ("Das berichtete das Blatt Harbour Gazette am Montag.", "Harbour Gazette"),
+        # A given name after a Chinese family name starts another person's name.
+        ("Danach traf Zhou Nikolai Pawlenko in Minsk.", "Zhou Nikolai Pawlenko"),
     ],
 )  # fmt: skip
 def test_common_words_are_not_glued_to_names(text: str, not_a_name: str) -> None:
