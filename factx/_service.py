@@ -385,7 +385,7 @@ def _parse_article(raw: Any, loc: tuple[str | int, ...], config: ServiceSettings
                 for err in e.errors(include_url=False, include_input=False)
             ]
         ) from None
-    where = ".".join(str(p) for p in loc[1:]) or "body"
+    where = ".".join(str(p) for p in loc)
     if len(a.text) > config.max_article_chars:
         raise HTTPException(
             413, f"{where}.text: {len(a.text)} characters, limit {config.max_article_chars}"
