@@ -1,14 +1,16 @@
-"""Durable jobs: the service's queue in the SQLite store, and the workers that drain it.
+"""Durable jobs: the service's queue in the SQLite store, and the engine that drains it.
 
 A job and all its articles are written in one transaction before the service answers
-``202``. Workers claim one pending article at a time (oldest job first), run it through the
-shared ``Pipeline`` and write its result back. An article is ``pending``, ``running``,
-``done`` (ok/partial, or served from the cache), ``failed`` or ``cancelled``.
+``202``. The engine is a child process of the service (so that its CPU-bound extraction
+never holds the GIL the HTTP side needs): ``workers`` threads there claim one pending
+article at a time (the synchronous ``/v1/extract`` first, then the oldest job), run it
+through one shared ``Pipeline`` and write its result back. An article is ``pending``,
+``running``, ``done`` (ok/partial, or served from the cache), ``failed`` or ``cancelled``.
 
-Nothing here is lost on a kill -9: an article still ``running`` when the service died is
-``pending`` again at the next start, and the store's cache answers it with zero LLM calls
-if its result was written before the kill, so no accepted article is extracted twice.
-One service process per store: two would each take the other's running articles back.
+Nothing is lost on a kill -9: the engine dies with the service (``PR_SET_PDEATHSIG``), an
+article still ``running`` is ``pending`` again at the next start, and the store's cache
+answers it with zero LLM calls if its result was written before the kill, so no accepted
+article is extracted twice. One service per store: two would take each other's work back.
 
 No FastAPI here: this module is the engine side of the service, usable without the extra.
 """
@@ -18,20 +20,29 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
 import sqlite3
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._batch import Item, Outcome, Pipeline, failed_result
 from ._errors import ConfigError, StoreError
 from ._schemas import ArticleFacts, Source
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 log = logging.getLogger("factx.service")
+_LOCK_TIMEOUT_S = 30.0
 
 JobState = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
 
@@ -153,26 +164,37 @@ class JobStore:
     def _tx(self) -> _Tx:
         return _Tx(self)
 
-    def create(self, owner: str, articles: list[NewArticle], *, max_in_flight: int) -> str:
-        """Write the job and its articles, all or nothing. Raises ``JobLimitError``."""
+    def create(
+        self,
+        owner: str,
+        articles: list[NewArticle],
+        *,
+        max_in_flight: int | None,
+        priority: int = 0,
+    ) -> str:
+        """Write the job and its articles, all or nothing. Raises ``JobLimitError`` when the
+        owner has ``max_in_flight`` unfinished jobs (``None``: no limit). Higher
+        ``priority`` is claimed first (a synchronous request waits on it)."""
         job_id = uuid.uuid4().hex
+        rows = [(job_id, i, a.client_id, a.text, a.published) for i, a in enumerate(articles)]
         with self._tx() as db:
-            (n,) = db.execute(
-                "SELECT COUNT(*) FROM jobs j WHERE j.owner=? AND j.cancelled_at IS NULL "
-                "AND EXISTS (SELECT 1 FROM job_articles a WHERE a.job_id=j.id "
-                "AND a.state IN ('pending','running'))",
-                (owner,),
-            ).fetchone()
-            if n >= max_in_flight:
-                raise JobLimitError(f"{n} unfinished jobs (limit {max_in_flight})")
+            if max_in_flight is not None:
+                (n,) = db.execute(
+                    "SELECT COUNT(*) FROM jobs j WHERE j.owner=? AND j.priority=0 "
+                    "AND j.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM job_articles a "
+                    "WHERE a.job_id=j.id AND a.state IN ('pending','running'))",
+                    (owner,),
+                ).fetchone()
+                if n >= max_in_flight:
+                    raise JobLimitError(f"{n} unfinished jobs (limit {max_in_flight})")
             db.execute(
-                "INSERT INTO jobs (id, owner, created_at, total) VALUES (?,?,?,?)",
-                (job_id, owner, _now(), len(articles)),
+                "INSERT INTO jobs (id, owner, created_at, total, priority) VALUES (?,?,?,?,?)",
+                (job_id, owner, _now(), len(articles), priority),
             )
             db.executemany(
                 "INSERT INTO job_articles (job_id, seq, client_id, text, published, state) "
                 "VALUES (?,?,?,?,?,'pending')",
-                [(job_id, i, a.client_id, a.text, a.published) for i, a in enumerate(articles)],
+                rows,
             )
         return job_id
 
@@ -221,39 +243,36 @@ class JobStore:
 
     def claim(self) -> Claimed | None:
         """The oldest pending article of a job that is not cancelled, now ``running``."""
+        # One statement: the write lock is held for no Python code at all.
         with self._tx() as db:
             row = db.execute(
-                "SELECT a.job_id, a.seq, a.text, a.published, a.client_id "
-                "FROM job_articles a JOIN jobs j ON j.id=a.job_id "
+                "UPDATE job_articles SET state='running' WHERE rowid = ("
+                "SELECT a.rowid FROM job_articles a JOIN jobs j ON j.id=a.job_id "
                 "WHERE a.state='pending' AND j.cancelled_at IS NULL "
-                "ORDER BY j.rowid, a.seq LIMIT 1"
+                "ORDER BY j.priority DESC, j.rowid, a.seq LIMIT 1) "
+                "RETURNING job_id, seq, text, published, client_id"
             ).fetchone()
-            if row is None:
-                return None
-            db.execute(
-                "UPDATE job_articles SET state='running' WHERE job_id=? AND seq=?",
-                (row[0], row[1]),
-            )
-        return Claimed(*row)
+        return Claimed(*row) if row is not None else None
 
     def finish(self, c: Claimed, result: ArticleFacts, outcome: Outcome) -> None:
         spent = outcome != "cached"  # a cached article cost this job nothing
         u = result.usage
+        row = (
+            "failed" if outcome == "failed" else "done",
+            outcome,
+            u.calls if spent else 0,
+            u.prompt_tokens if spent else 0,
+            u.completion_tokens if spent else 0,
+            result.model_dump_json(),  # before the transaction: no work under the lock
+            _now(),
+            c.job_id,
+            c.seq,
+        )
         with self._tx() as db:
             db.execute(
                 "UPDATE job_articles SET state=?, outcome=?, calls=?, prompt_tokens=?, "
                 "completion_tokens=?, result_json=?, finished_at=? WHERE job_id=? AND seq=?",
-                (
-                    "failed" if outcome == "failed" else "done",
-                    outcome,
-                    u.calls if spent else 0,
-                    u.prompt_tokens if spent else 0,
-                    u.completion_tokens if spent else 0,
-                    result.model_dump_json(),
-                    _now(),
-                    c.job_id,
-                    c.seq,
-                ),
+                row,
             )
 
     def release(self, c: Claimed) -> None:
@@ -330,19 +349,37 @@ class JobStore:
 
 
 class _Tx:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the store's lock; rollback on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the connection's lock; rollback on error.
+
+    The write lock is taken by retrying every half millisecond rather than through
+    SQLite's busy handler, whose sleeps grow to 100 ms: the other process (engine or
+    service) holds the lock often but briefly, and a request should not sleep past that.
+    """
 
     def __init__(self, js: JobStore) -> None:
         self.js = js
 
     def __enter__(self) -> sqlite3.Connection:
         self.js._lock.acquire()
+        db = self.js._db
         try:
-            self.js._db.execute("BEGIN IMMEDIATE")
+            deadline = time.monotonic() + _LOCK_TIMEOUT_S
+            db.execute("PRAGMA busy_timeout=0")
+            try:
+                while True:
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as e:
+                        if "locked" not in str(e) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.0005)
+            finally:
+                db.execute(f"PRAGMA busy_timeout={int(_LOCK_TIMEOUT_S * 1000)}")
         except BaseException:
             self.js._lock.release()
             raise
-        return self.js._db
+        return db
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         try:
@@ -364,7 +401,7 @@ def _state(st: JobStatus, *, cancelled: bool) -> JobState:
 class Workers:
     """``workers`` threads that drain the job queue through one shared ``Pipeline``.
 
-    ``on_article(outcome, seconds)`` is told of every article finished (for /metrics).
+    ``on_article(job_id, outcome, seconds)`` is told of every article finished.
     """
 
     def __init__(
@@ -374,7 +411,7 @@ class Workers:
         *,
         workers: int,
         run_id: int,
-        on_article: Callable[[Outcome, float], None] | None = None,
+        on_article: Callable[[str, Outcome, float], None] | None = None,
         idle_wait_s: float = 1.0,
     ) -> None:
         self.pipeline = pipeline
@@ -411,8 +448,6 @@ class Workers:
             t.join(timeout)
 
     def _loop(self) -> None:
-        import time
-
         while not self._stopping.is_set():
             try:
                 claimed = self.jobs.claim()
@@ -430,7 +465,7 @@ class Workers:
                 return
             self.jobs.finish(claimed, *done)
             if self.on_article is not None:
-                self.on_article(done[1], time.perf_counter() - t0)
+                self.on_article(claimed.job_id, done[1], time.perf_counter() - t0)
 
     def _run(self, c: Claimed) -> tuple[ArticleFacts, Outcome] | None:
         item = Item(text=c.text, article_id=c.client_id, published=c.published)
@@ -440,3 +475,201 @@ class Workers:
             log.warning("article %s/%d failed: %s", c.job_id, c.seq, type(e).__name__)
             aid = c.client_id or f"{c.job_id}-{c.seq}"
             return failed_result(aid, e, stage="extract", source=Source()), "failed"
+
+
+# -- the engine process -----------------------------------------------------------------
+
+Message = tuple[object, ...]
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """The engine must not outlive a service killed with -9: it would go on writing
+    while the restarted service hands its articles to a new engine."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
+
+
+def engine_main(
+    settings: Settings,
+    workers: int,
+    conn: Connection,
+    parent_pid: int,
+    server_log: Path | None = None,
+) -> None:
+    """The engine process: drain the queue until the service says stop or goes away.
+
+    To the service: ``("ready", run_id)``, ``("endpoint", url)``, ``("start_error", msg)``,
+    ``("article", job_id, outcome, seconds)``. From it: ``("wake",)``, ``("start",)``,
+    ``("stop",)``.
+    """
+    _die_with_parent(parent_pid)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    lock = threading.Lock()
+    told: list[str] = []
+
+    def send(msg: Message) -> None:
+        with lock:
+            try:
+                conn.send(msg)
+            except OSError:  # the service is gone; the recv loop below ends too
+                pass
+
+    def tell_endpoint(pipe: Pipeline) -> None:
+        if pipe.endpoint is not None and not told:
+            told.append(pipe.endpoint)
+            send(("endpoint", pipe.endpoint))
+
+    def start_model(pipe: Pipeline) -> None:
+        try:
+            pipe.start()
+        except Exception as e:
+            send(("start_error", f"{type(e).__name__}: {e}"))
+            return
+        tell_endpoint(pipe)
+
+    with Pipeline(settings, server_log=server_log) as pipe:
+        jobs = JobStore(pipe.store.path)
+        run_id = pipe.store.start_run(
+            model=settings.model, strategy=pipe.strategy, prompt_version=pipe.prompt_version
+        )
+
+        def on_article(job_id: str, outcome: Outcome, seconds: float) -> None:
+            send(("article", job_id, outcome, seconds))
+            tell_endpoint(pipe)
+
+        w = Workers(pipe, jobs, workers=workers, run_id=run_id, on_article=on_article)
+        w.start()
+        send(("ready", run_id))
+        tell_endpoint(pipe)
+        try:
+            while True:
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    break
+                if msg[0] == "wake":
+                    w.notify()
+                elif msg[0] == "start":
+                    threading.Thread(target=start_model, args=(pipe,), daemon=True).start()
+                elif msg[0] == "stop":
+                    break
+        finally:
+            w.stop()
+            pipe.store.finish_run(run_id, ok=0, cached=0, failed=0)
+            jobs.close()
+    conn.close()
+
+
+class Engine:
+    """The engine process seen from the service: start, messages both ways, stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int,
+        server_log: Path | None = None,
+        on_message: Callable[[Message], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.server_log = server_log
+        self.on_message = on_message
+        self.run_id = 0
+        self.endpoint: str | None = settings.base_url
+        self.start_error: str | None = None
+        self._asked_start = False
+        self._lock = threading.Lock()
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._reader: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        """Spawn the engine. Call it from a thread that lives as long as the service:
+        the engine is killed when the thread that started it ends."""
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        ours, theirs = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=engine_main,
+            args=(self.settings, self.workers, theirs, os.getpid(), self.server_log),
+            name="factx-engine",
+            daemon=True,
+        )
+        self._proc.start()
+        theirs.close()
+        self._conn = ours
+        self._reader = threading.Thread(target=self._read, name="factx-engine-reader")
+        self._reader.daemon = True
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def _read(self) -> None:
+        assert self._conn is not None
+        while True:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "ready":
+                self.run_id = int(msg[1])
+                self.ready.set()
+            elif msg[0] == "endpoint":
+                self.endpoint = str(msg[1])
+            elif msg[0] == "start_error":
+                self.start_error = str(msg[1])
+            if self.on_message is not None:
+                self.on_message(msg)
+
+    def send(self, msg: Message) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.send(msg)
+            except OSError:
+                log.warning("the engine process is gone")
+
+    def wake(self) -> None:
+        self.send(("wake",))
+
+    def start_model(self) -> None:
+        """Ask the engine to start the model endpoint now (once)."""
+        if not self._asked_start:
+            self._asked_start = True
+            self.send(("start",))
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Articles in flight stop at their next LLM call and go back to the queue."""
+        if self._proc is None:
+            return
+        self.send(("stop",))
+        self._proc.join(timeout)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        if self._reader is not None:
+            self._reader.join(5)
+        self._proc.close()
+        self._proc = None

@@ -1,13 +1,16 @@
 """The HTTP face (``factx serve``): FastAPI over the durable job queue of ``_jobs``.
 
-Like the CLI it only parses, checks keys and limits, and hands articles on: one ``Pipeline``
-(one LLM endpoint, started lazily and stopped with the service) serves the synchronous
-``/v1/extract`` and the job workers alike. Needs the ``serve`` extra (fastapi, uvicorn).
+Like the CLI it only parses, checks keys and limits, and hands articles on, here through
+the store's job tables to the engine process (``_jobs.Engine``), whose one ``Pipeline``
+(one LLM endpoint, started lazily, stopped with the service) serves the synchronous
+``/v1/extract`` and the jobs alike. Needs the ``serve`` extra (fastapi, uvicorn).
 
 No ``from __future__ import annotations`` here: FastAPI reads the annotations at runtime.
 """
 
+import asyncio
 import bisect
+import contextlib
 import hmac
 import json
 import logging
@@ -28,13 +31,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._batch import Item, Outcome, Pipeline
+from ._batch import Outcome
 from ._crosscheck import cross_check
-from ._jobs import JobLimitError, JobStatus, JobStore, NewArticle, ServiceSettings, Workers
+from ._jobs import Engine, JobLimitError, JobStatus, JobStore, NewArticle, ServiceSettings
 from ._jobs import hash_key as _hash_key
 from ._report import render_html
 from ._schemas import ArticleFacts, CrossCheckReport
 from ._settings import Settings
+from ._store import Store
 
 log = logging.getLogger("factx.service")
 
@@ -256,39 +260,37 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 class Service:
-    """The engine side of the app: pipeline, job tables, workers, metrics."""
+    """The HTTP side's state: job tables, the engine process, metrics."""
 
     def __init__(
-        self, settings: Settings, config: ServiceSettings, *, pipeline: Pipeline | None = None
+        self, settings: Settings, config: ServiceSettings, *, server_log: pathlib.Path | None = None
     ) -> None:
         self.settings = settings
         self.config = config
-        self.pipeline = pipeline or Pipeline(settings)
-        self.jobs = JobStore(self.pipeline.store.path)
+        Store(settings.resolved_store_path).close()  # creates the store, applies migrations
+        self.jobs = JobStore(settings.resolved_store_path)
         self.metrics = Metrics()
-        self.run_id = 0
-        self.prompt_version = self.pipeline.prompt_version
-        self.workers: Workers | None = None
-        self._starting: threading.Thread | None = None
-        self.start_error: str | None = None
+        self.engine = Engine(
+            settings, workers=config.workers, server_log=server_log, on_message=self._on_message
+        )
+        self._waiters: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
 
     def start(self) -> None:
-        p = self.pipeline
-        self.run_id = p.store.start_run(
-            model=self.settings.model, strategy=p.strategy, prompt_version=self.prompt_version
-        )
-        self.workers = Workers(
-            p, self.jobs, workers=self.config.workers, run_id=self.run_id,
-            on_article=self.metrics.article,
-        )  # fmt: skip
-        self.workers.start()
+        self.engine.start()
 
     def stop(self) -> None:
-        if self.workers is not None:
-            self.workers.stop()
-        self.pipeline.store.finish_run(self.run_id, ok=0, cached=0, failed=0)
+        self.engine.stop()
         self.jobs.close()
-        self.pipeline.close()
+
+    def _on_message(self, msg: tuple[object, ...]) -> None:
+        if msg[0] != "article":
+            return
+        _, job_id, outcome, seconds = msg
+        self.metrics.article(outcome, float(seconds))  # type: ignore[arg-type]
+        waiter = self._waiters.get(str(job_id))
+        if waiter is not None:
+            loop, event = waiter
+            loop.call_soon_threadsafe(event.set)
 
     def authenticate(self, header: str | None) -> str:
         """The owner of a request: the hash of its key, ``-`` when no keys are configured."""
@@ -305,31 +307,35 @@ class Service:
             )
         return digest
 
-    def extract_one(self, a: ArticleIn) -> ArticleFacts | None:
-        item = Item(text=a.text, article_id=a.id, published=a.published)
-        t0 = time.perf_counter()
-        done = self.pipeline.one(item, run_id=self.run_id, prompt_version=self.prompt_version)
-        if done is not None:
-            self.metrics.article(done[1], time.perf_counter() - t0)
-        return done[0] if done is not None else None
-
-    def kick_start(self) -> None:
-        """Start the embedded model in the background (for /readyz), once."""
-        if self._starting is not None:
-            return
-
-        def run() -> None:
-            try:
-                self.pipeline.start()
-            except Exception as e:
-                self.start_error = f"{type(e).__name__}: {e}"
-                log.error("the model endpoint did not start: %s", self.start_error)
-
-        self._starting = threading.Thread(target=run, name="factx-model-start", daemon=True)
-        self._starting.start()
+    async def extract_one(self, owner: str, a: ArticleIn) -> ArticleFacts:
+        """A one-article job ahead of the queue; waits for the engine to finish it."""
+        if not self.engine.alive:
+            raise HTTPException(503, "the extraction engine is not running")
+        new = NewArticle(a.text, a.published.isoformat() if a.published else None, a.id)
+        job_id = await run_in_threadpool(
+            self.jobs.create, owner, [new], max_in_flight=None, priority=1
+        )
+        event = asyncio.Event()
+        self._waiters[job_id] = (asyncio.get_running_loop(), event)
+        try:
+            self.engine.wake()
+            while True:
+                # The engine tells us when it is done; the poll is a fallback.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), 1.0)
+                event.clear()
+                rows = await run_in_threadpool(self.jobs.results, job_id)
+                if rows:
+                    return rows[0]
+                if not self.engine.alive:
+                    raise HTTPException(503, "the extraction engine stopped")
+        finally:
+            del self._waiters[job_id]
 
     def scrape(self) -> str:
-        self.metrics.calls(self.jobs.calls_since(self.run_id, self.metrics.last_call_id))
+        if self.engine.run_id:
+            rows = self.jobs.calls_since(self.engine.run_id, self.metrics.last_call_id)
+            self.metrics.calls(rows)
         return self.metrics.render(self.jobs.job_states(), self.jobs.pending_total())
 
 
@@ -435,13 +441,15 @@ def _article_schema() -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings, config: ServiceSettings, *, pipeline: Pipeline | None = None
+    settings: Settings, config: ServiceSettings, *, server_log: pathlib.Path | None = None
 ) -> FastAPI:
-    """The ASGI app. The pipeline's endpoint starts lazily, and stops with the app."""
-    service = Service(settings, config, pipeline=pipeline)
+    """The ASGI app. Its lifespan starts and stops the engine process (and so the model)."""
+    service = Service(settings, config, server_log=server_log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # In the event loop's thread, which lives as long as the service: the engine is
+        # killed when the thread that started it ends.
         service.start()
         try:
             yield
@@ -486,9 +494,7 @@ def add_routes(app: FastAPI) -> None:
         svc = _service(request)
         body = await _read_body(request, svc.config.max_body_bytes)
         article = _parse_article(_json(body, ("body",)), ("body",), svc.config)
-        result = await run_in_threadpool(svc.extract_one, article)
-        if result is None:
-            raise HTTPException(503, "the service is stopping")
+        result = await svc.extract_one(owner, article)
         out = result if include_flagged else result.validated()
         return Response(out.model_dump_json(), media_type="application/json")
 
@@ -512,8 +518,7 @@ def add_routes(app: FastAPI) -> None:
                 f"too many unfinished jobs for this key: {e}",
                 headers={"Retry-After": str(svc.config.retry_after_s)},
             ) from None
-        if svc.workers is not None:
-            svc.workers.notify()
+        svc.engine.wake()
         status_url = f"/v1/jobs/{job_id}"
         accepted = JobAccepted(
             job_id=job_id, status_url=status_url, results_url=status_url + "/results",
@@ -582,18 +587,23 @@ def add_routes(app: FastAPI) -> None:
         return HTMLResponse(render_html(results, rep, title=f"factx job {job_id}"))
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        """The process answers."""
-        return {"status": "ok"}
+    def healthz(request: Request) -> JSONResponse:
+        """The process answers and its extraction engine runs."""
+        engine = _service(request).engine
+        if not engine.alive:
+            return JSONResponse({"status": "engine stopped"}, status_code=503)
+        return JSONResponse({"status": "ok", "engine_pid": engine.pid})
 
     @app.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
         """Ready once the model endpoint answers; asking starts the embedded model."""
         svc = _service(request)
-        endpoint = svc.pipeline.endpoint
+        if not svc.engine.alive:
+            return JSONResponse({"ready": False, "reason": "engine stopped"}, status_code=503)
+        endpoint = svc.engine.endpoint
         if endpoint is None:
-            svc.kick_start()
-            reason = svc.start_error or "starting the embedded model"
+            svc.engine.start_model()
+            reason = svc.engine.start_error or "starting the embedded model"
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         headers = {}
         if svc.settings.api_key:
@@ -626,7 +636,7 @@ def serve(
     """Run the service until SIGINT/SIGTERM; unfinished jobs resume at the next start."""
     import uvicorn
 
-    app = create_app(settings, config, pipeline=Pipeline(settings, server_log=server_log))
+    app = create_app(settings, config, server_log=server_log)
     uvicorn.run(
         app, host=config.host, port=config.port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=10,

@@ -87,7 +87,8 @@ MIGRATIONS: tuple[str, ...] = (
         owner TEXT NOT NULL,
         created_at TEXT NOT NULL,
         cancelled_at TEXT,
-        total INTEGER NOT NULL
+        total INTEGER NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX jobs_by_owner ON jobs(owner, created_at);
     CREATE TABLE job_articles (

@@ -31,8 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
     "_gold": {"_schemas", "_ground"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors"},
-    "_jobs": {"_batch", "_schemas", "_errors"},
-    "_service": {"_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings"},
+    "_jobs": {"_batch", "_schemas", "_settings", "_errors"},
+    "_service": {
+        "_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings", "_store",
+    },
     "_remote": {"_schemas", "_errors"},
 }  # fmt: skip
 # Optional dependencies (extras), each imported only by the modules that need it.

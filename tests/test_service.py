@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -202,7 +203,8 @@ def test_cancel_stops_what_has_not_started(replay: ReplayServer, tmp_path: Path)
 
 def test_health_ready_docs_and_openapi(replay: ReplayServer, tmp_path: Path) -> None:
     with serving(replay.base_url, tmp_path) as url:
-        assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+        health = httpx.get(url + "/healthz").json()
+        assert health["status"] == "ok" and isinstance(health["engine_pid"], int)
         assert httpx.get(url + "/readyz").json() == {"ready": True}
         spec = httpx.get(url + "/openapi.json").json()
         assert {
@@ -220,6 +222,33 @@ def test_health_ready_docs_and_openapi(replay: ReplayServer, tmp_path: Path) -> 
         assert httpx.get(url + "/healthz").status_code == 200
         r = httpx.get(url + "/readyz")
         assert r.status_code == 503 and "unreachable" in r.json()["reason"]
+
+
+def _gone(pid: int, within_s: float = 10.0) -> bool:
+    """The process has exited (a zombie counts as gone: it runs nothing)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_dead_engine_makes_the_service_unhealthy(replay: ReplayServer, tmp_path: Path) -> None:
+    with serving(replay.base_url, tmp_path) as url:
+        pid = httpx.get(url + "/healthz").json()["engine_pid"]
+        os.kill(pid, signal.SIGKILL)
+        assert _gone(pid)
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "/healthz").status_code != 503:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert httpx.get(url + "/readyz").status_code == 503
+        assert httpx.post(url + "/v1/extract", json=articles(1)[0]).status_code == 503
 
 
 def _metric(text: str, name: str, labels: str = "") -> float:
@@ -472,6 +501,7 @@ def test_kill_9_mid_job_then_restart_loses_and_duplicates_nothing(
         proc = subprocess.Popen(_serve_cmd(slow.base_url, store, port), stderr=err)
         try:
             _wait_up(url, proc)
+            engine = httpx.get(url + "/healthz").json()["engine_pid"]
             with Client(url) as c:
                 job = c.submit(items)
                 deadline = time.monotonic() + 60
@@ -485,6 +515,7 @@ def test_kill_9_mid_job_then_restart_loses_and_duplicates_nothing(
                 proc.kill()
                 proc.wait()
         assert 3 <= before["done"] < n, before
+        assert _gone(engine)  # the engine died with the service: nothing writes behind us
         assert _rows(store, "SELECT COUNT(*) FROM job_articles WHERE state='running'")[0][0] >= 1
         # Restart on the same store: the job resumes by itself.
         proc = subprocess.Popen(_serve_cmd(slow.base_url, store, port), stderr=err)

@@ -1,0 +1,332 @@
+"""The service under load: 20 clients, 100 jobs, 1,000 short articles, the cassette replay.
+
+    .venv/bin/python bench/bench_service.py                 # 20 clients x 5 jobs x 10 articles
+    .venv/bin/python bench/bench_service.py --clients 4 --jobs-per-client 2 --articles-per-job 5
+
+The articles are the project's own short test articles (``tests/data``), each given a
+distinct publication date so that every one is a distinct cache key that the cassettes still
+answer. The LLM is the cassette replay server of ``tests/faults.py`` in a process of its own.
+
+1. ``factx extract`` (a subprocess, ``-j W``, empty store) on all articles: the baseline
+   wall time, process start included.
+2. ``factx serve`` (a subprocess, ``-j W``, empty store, one API key per client). Each
+   client thread submits its jobs (NDJSON, POST /v1/jobs), then polls GET /v1/jobs/{id}
+   every ``--poll-ms`` until all its jobs are finished, then reads every job's results.
+   Latency of POST and GET is measured at the client while workers are busy. Throughput:
+   articles over the time from the first submit to the last job finished.
+
+Lost: accepted articles with no result line. Duplicated: an article id with two result lines,
+or a cache key whose LLM calls in the service's store outnumber the baseline's (extracted
+twice). Goals: p99 of POST and GET < 50 ms, throughput >= 0.9x the baseline.
+
+Prints a table and writes bench/results/service.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    TEST_DATA,
+    log,
+    markdown_table,
+    percentile,
+    print_table,
+    write_json,
+)
+
+MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"  # the model the cassettes were recorded with
+GOAL_P99_MS = 50.0
+GOAL_RATIO = 0.9
+_REPLAY = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from tests.faults import ReplayServer\n"
+    "with ReplayServer() as r:\n"
+    "    print(r.base_url, flush=True); sys.stdin.read()\n"
+)
+
+
+def make_articles(n: int) -> list[dict[str, Any]]:
+    sources = sorted(TEST_DATA.glob("*.txt"))
+    out = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        meta = json.loads(src.with_name(src.stem + ".meta.json").read_text(encoding="utf-8"))
+        published = date.fromisoformat(meta["published"]) + timedelta(days=i // len(sources))
+        out.append(
+            {"text": src.read_text(encoding="utf-8"), "published": published.isoformat(),
+             "id": f"b{i:05d}_{src.stem}"}
+        )  # fmt: skip
+    return out
+
+
+def write_folder(articles: list[dict[str, Any]], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for a in articles:
+        (folder / f"{a['id']}.txt").write_text(a["text"], encoding="utf-8")
+        meta = {"published": a["published"]}
+        (folder / f"{a['id']}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def factx_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from factx._cli import main; main()", *args]
+
+
+def calls_per_key(store: Path) -> dict[str, int]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT cache_key, COUNT(*) FROM calls WHERE cache_key IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    finally:
+        db.close()
+    return dict(rows)
+
+
+def run_baseline(replay: str, folder: Path, store: Path, workers: int) -> dict[str, Any]:
+    cmd = factx_cmd(
+        "extract", str(folder), "-o", str(store.with_suffix(".jsonl")), "--store", str(store),
+        "--base-url", replay, "-m", MODEL, "-j", str(workers), "--timeout", "30", "--stats",
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(f"factx extract failed ({done.returncode}): {done.stderr[-2000:]}")
+    summary = [x for x in done.stderr.splitlines() if x.startswith("stats:") or " cached, " in x]
+    log.print(f"baseline: {wall:.1f} s; {' / '.join(summary)}")
+    return {"wall_s": wall, "summary": summary}
+
+
+class ClientThread(threading.Thread):
+    def __init__(
+        self, url: str, key: str, jobs: list[list[dict[str, Any]]], poll_s: float, start: Any
+    ) -> None:
+        super().__init__(daemon=True)
+        self.http = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
+        self.jobs = jobs
+        self.poll_s = poll_s
+        self.start_gate = start
+        self.post_ms: list[float] = []
+        self.get_ms: list[float] = []
+        self.accepted: list[tuple[str, int]] = []
+        self.rejected = 0
+        self.finished_at = 0.0
+        self.lines: list[dict[str, Any]] = []
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as e:  # reported, not hidden
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.http.close()
+
+    def _run(self) -> None:
+        self.start_gate.wait()
+        for articles in self.jobs:
+            body = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
+            t0 = time.perf_counter()
+            r = self.http.post(
+                "/v1/jobs", content=body.encode(), headers={"Content-Type": "application/x-ndjson"}
+            )
+            self.post_ms.append((time.perf_counter() - t0) * 1000)
+            if r.status_code == 202:
+                self.accepted.append((r.json()["job_id"], len(articles)))
+            else:
+                self.rejected += 1
+        pending = {job_id for job_id, _ in self.accepted}
+        while pending:
+            time.sleep(self.poll_s)
+            for job_id in list(pending):
+                t0 = time.perf_counter()
+                r = self.http.get(f"/v1/jobs/{job_id}")
+                self.get_ms.append((time.perf_counter() - t0) * 1000)
+                st = r.json()
+                if st["state"] in ("succeeded", "partial", "failed", "cancelled"):
+                    pending.discard(job_id)
+        self.finished_at = time.perf_counter()
+        for job_id, _ in self.accepted:
+            offset: str | None = "0"
+            while offset is not None:
+                r = self.http.get(
+                    f"/v1/jobs/{job_id}/results",
+                    params={"offset": offset, "limit": 1000, "include_flagged": True},
+                )
+                self.lines += [json.loads(x) for x in r.text.splitlines() if x]
+                offset = r.headers.get("x-next-offset")
+
+
+def run_service(
+    replay: str, articles: list[dict[str, Any]], store: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    from factx._local import free_port
+
+    keys = [f"bench-client-{i:02d}-{os.urandom(6).hex()}" for i in range(args.clients)]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, FACTX_API_KEYS=",".join(keys))
+    cmd = factx_cmd(
+        "serve", "--port", str(port), "--store", str(store), "--base-url", replay, "-m", MODEL,
+        "-j", str(args.workers), "--timeout", "30",
+        "--max-jobs-per-key", str(max(8, args.jobs_per_client)),
+    )  # fmt: skip
+    errlog = store.with_suffix(".log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"factx serve did not come up; see {store.with_suffix('.log')}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        per_job = args.articles_per_job
+        chunks = [articles[i : i + per_job] for i in range(0, len(articles), per_job)]
+        gate = threading.Event()
+        clients = [
+            ClientThread(url, keys[i], chunks[i :: args.clients], args.poll_ms / 1000, gate)
+            for i in range(args.clients)
+        ]
+        for c in clients:
+            c.start()
+        t0 = time.perf_counter()
+        gate.set()
+        for c in clients:
+            c.join()
+        wall = max(c.finished_at for c in clients) - t0
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        errlog.close()
+    errors = [c.error for c in clients if c.error]
+    if errors:
+        sys.exit(f"client errors: {errors}")
+    return {
+        "wall_s": wall,
+        "post_ms": [x for c in clients for x in c.post_ms],
+        "get_ms": [x for c in clients for x in c.get_ms],
+        "accepted": sum(n for c in clients for _, n in c.accepted),
+        "jobs": sum(len(c.accepted) for c in clients),
+        "rejected_jobs": sum(c.rejected for c in clients),
+        "lines": [line for c in clients for line in c.lines],
+        "metrics_llm_calls": next(
+            (line.split()[-1] for line in metrics.splitlines()
+             if line.startswith("factx_llm_calls_total ")), None,
+        ),
+    }  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--jobs-per-client", type=int, default=5)
+    ap.add_argument("--articles-per-job", type=int, default=10)
+    ap.add_argument("-j", "--workers", type=int, default=4, help="workers and extract -j")
+    ap.add_argument("--poll-ms", type=float, default=100.0)
+    ap.add_argument("--out", type=Path, default=RESULTS / "service.json")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+
+    n = args.clients * args.jobs_per_client * args.articles_per_job
+    articles = make_articles(n)
+    tmp = Path(tempfile.mkdtemp(prefix="factx-bench-service-"))
+    replay_proc = subprocess.Popen(
+        [sys.executable, "-c", _REPLAY, str(ROOT)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert replay_proc.stdout is not None
+        replay = replay_proc.stdout.readline().strip()
+        log.print(f"replay at {replay}; {n} articles in {tmp}")
+        write_folder(articles, tmp / "in")
+        base = run_baseline(replay, tmp / "in", tmp / "cli.sqlite3", args.workers)
+        svc = run_service(replay, articles, tmp / "service.sqlite3", args)
+    finally:
+        if replay_proc.stdin:
+            replay_proc.stdin.close()
+        replay_proc.wait(timeout=30)
+
+    ids = [line["article_id"] for line in svc["lines"]]
+    wanted = {a["id"] for a in articles}
+    finished = len(set(ids) & wanted)
+    cli_calls = calls_per_key(tmp / "cli.sqlite3")
+    svc_calls = calls_per_key(tmp / "service.sqlite3")
+    twice = sum(1 for k, v in svc_calls.items() if v > cli_calls.get(k, 0))
+    row = {
+        "articles": n,
+        "jobs": svc["jobs"],
+        "accepted": svc["accepted"],
+        "finished": finished,
+        "failed": sum(1 for line in svc["lines"] if line["status"] == "failed"),
+        "lost": len(wanted) - finished,
+        "duplicated": (len(ids) - len(set(ids))) + twice,
+        "post_p50_ms": percentile(svc["post_ms"], 0.5),
+        "post_p99_ms": percentile(svc["post_ms"], 0.99),
+        "get_p50_ms": percentile(svc["get_ms"], 0.5),
+        "get_p99_ms": percentile(svc["get_ms"], 0.99),
+        "gets": len(svc["get_ms"]),
+        "service_s": svc["wall_s"],
+        "extract_s": base["wall_s"],
+        "service_art_s": n / svc["wall_s"],
+        "extract_art_s": n / base["wall_s"],
+        "ratio": base["wall_s"] / svc["wall_s"],
+        "llm_calls": sum(svc_calls.values()),
+        "extract_llm_calls": sum(cli_calls.values()),
+    }
+    cols = [
+        ("accepted", "accepted"), ("finished", "finished"), ("lost", "lost"),
+        ("duplicated", "duplicated"), ("post_p50_ms", "POST p50 ms"),
+        ("post_p99_ms", "POST p99 ms"), ("get_p50_ms", "GET p50 ms"), ("get_p99_ms", "GET p99 ms"),
+        ("service_art_s", "service art/s"), ("extract_art_s", "extract art/s"),
+        ("ratio", "service/extract"),
+    ]  # fmt: skip
+    title = (
+        f"factx serve: {args.clients} clients, {svc['jobs']} jobs, {n} articles, "
+        f"-j {args.workers}, replay LLM"
+    )
+    print_table(title, cols, [row])
+    print(
+        f"LLM calls: service {row['llm_calls']}, extract {row['extract_llm_calls']}; "
+        f"GET requests timed: {row['gets']}; rejected jobs: {svc['rejected_jobs']}"
+    )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    print(
+        f"goals: p99 < {GOAL_P99_MS:.0f} ms: POST {verdict(row['post_p99_ms'] < GOAL_P99_MS)}, "
+        f"GET {verdict(row['get_p99_ms'] < GOAL_P99_MS)}; "
+        f"throughput >= {GOAL_RATIO}x: {verdict(row['ratio'] >= GOAL_RATIO)}"
+    )
+    if args.markdown:
+        print(markdown_table(cols, [row]))
+    write_json(args.out, "service", {"settings": vars(args) | {"out": str(args.out)}, "row": row})
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
