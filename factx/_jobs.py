@@ -148,18 +148,28 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = self._connect(path)
+            # Reads on a connection of their own: in WAL mode they never wait for a writer,
+            # so a status request does not queue behind a job being written.
+            self._rdb = self._connect(path)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the job tables at {path}: {e}") from None
         self._lock = threading.Lock()
+        self._rlock = threading.Lock()
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=_LOCK_TIMEOUT_S
+        )
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._rlock:
             self._db.close()
+            self._rdb.close()
 
     def _tx(self) -> _Tx:
         return _Tx(self)
@@ -199,27 +209,34 @@ class JobStore:
         return job_id
 
     def owner_of(self, job_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT owner FROM jobs WHERE id=?", (job_id,)).fetchone()
+        with self._rlock:
+            row = self._rdb.execute("SELECT owner FROM jobs WHERE id=?", (job_id,)).fetchone()
         return str(row[0]) if row else None
 
     def status(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            job = self._db.execute(
-                "SELECT total, created_at, cancelled_at FROM jobs WHERE id=?", (job_id,)
-            ).fetchone()
-            if job is None:
-                return None
-            rows = self._db.execute(
-                "SELECT state, COUNT(*), SUM(outcome='cached'), SUM(calls), SUM(prompt_tokens), "
-                "SUM(completion_tokens) FROM job_articles WHERE job_id=? GROUP BY state",
-                (job_id,),
-            ).fetchall()
-            failed = self._db.execute(
-                "SELECT seq, client_id, result_json FROM job_articles "
-                "WHERE job_id=? AND state='failed' ORDER BY seq LIMIT 100",
-                (job_id,),
-            ).fetchall()
+        with self._rlock:
+            self._rdb.execute("BEGIN")  # one snapshot for the three reads
+            try:
+                return self._status(job_id)
+            finally:
+                self._rdb.execute("COMMIT")
+
+    def _status(self, job_id: str) -> JobStatus | None:
+        job = self._rdb.execute(
+            "SELECT total, created_at, cancelled_at FROM jobs WHERE id=?", (job_id,)
+        ).fetchone()
+        if job is None:
+            return None
+        rows = self._rdb.execute(
+            "SELECT state, COUNT(*), SUM(outcome='cached'), SUM(calls), SUM(prompt_tokens), "
+            "SUM(completion_tokens) FROM job_articles WHERE job_id=? GROUP BY state",
+            (job_id,),
+        ).fetchall()
+        failed = self._rdb.execute(
+            "SELECT seq, client_id, result_json FROM job_articles "
+            "WHERE job_id=? AND state='failed' ORDER BY seq LIMIT 100",
+            (job_id,),
+        ).fetchall()
         st = JobStatus(id=job_id, state="queued", total=job[0], created_at=job[1])
         for state, n, cached, calls, pt, ct in rows:
             setattr(st, state, n)
@@ -306,8 +323,8 @@ class JobStore:
     ) -> list[ArticleFacts]:
         """Finished articles with ``offset <= seq < offset + limit``, in input order."""
         end = offset + limit if limit is not None else 1 << 62
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 "SELECT result_json FROM job_articles WHERE job_id=? AND seq>=? AND seq<? "
                 "AND result_json IS NOT NULL ORDER BY seq",
                 (job_id, offset, end),
@@ -315,16 +332,16 @@ class JobStore:
         return [ArticleFacts.model_validate_json(r[0]) for r in rows]
 
     def pending_total(self) -> int:
-        with self._lock:
-            row = self._db.execute(
+        with self._rlock:
+            row = self._rdb.execute(
                 "SELECT COUNT(*) FROM job_articles WHERE state IN ('pending','running')"
             ).fetchone()
         return int(row[0])
 
     def job_states(self) -> dict[str, int]:
         """How many jobs are in each state (for /metrics)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 "SELECT j.cancelled_at IS NOT NULL, SUM(a.state='pending'), "
                 "SUM(a.state='running'), SUM(a.state='done'), SUM(a.state='failed') "
                 "FROM jobs j JOIN job_articles a ON a.job_id=j.id GROUP BY j.id"
@@ -339,8 +356,8 @@ class JobStore:
 
     def calls_since(self, run_id: int, last_id: int) -> list[tuple[int, int, int, int, str | None]]:
         """The LLM calls of a run recorded after call ``last_id`` (for /metrics)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 "SELECT id, latency_ms, prompt_tokens, completion_tokens, error FROM calls "
                 "WHERE run_id=? AND id>? ORDER BY id",
                 (run_id, last_id),
