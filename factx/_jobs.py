@@ -525,7 +525,11 @@ def engine_main(
     ``("article", job_id, outcome, seconds)``. From it: ``("wake",)``, ``("start",)``,
     ``("stop",)``.
     """
+    import signal
+
     _die_with_parent(parent_pid)
+    # The service decides when the engine stops (see Engine.start), not a Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
@@ -614,6 +618,7 @@ class Engine:
         """Spawn the engine. Call it from a thread that lives as long as the service:
         the engine is killed when the thread that started it ends."""
         import multiprocessing
+        import signal
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
         ours, theirs = ctx.Pipe()
@@ -623,7 +628,16 @@ class Engine:
             name="factx-engine",
             daemon=True,
         )
-        self._proc.start()
+        # Ctrl-C reaches the whole process group, the engine included, even while it is
+        # still importing. An ignored SIGINT survives exec and Python keeps it ignored,
+        # so the engine is born deaf to it; the service tells it when to stop.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self._proc.start()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         theirs.close()
         self._conn = ours
         self._reader = threading.Thread(target=self._read, name="factx-engine-reader")

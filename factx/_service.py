@@ -600,6 +600,8 @@ def add_routes(app: FastAPI) -> None:
         svc = _service(request)
         if not svc.engine.alive:
             return JSONResponse({"ready": False, "reason": "engine stopped"}, status_code=503)
+        if not svc.engine.ready.is_set():
+            return JSONResponse({"ready": False, "reason": "engine starting"}, status_code=503)
         endpoint = svc.engine.endpoint
         if endpoint is None:
             svc.engine.start_model()

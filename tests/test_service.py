@@ -536,6 +536,46 @@ def test_kill_9_mid_job_then_restart_loses_and_duplicates_nothing(
     assert "Traceback" not in log.read_text("utf-8")
 
 
+def test_ctrl_c_mid_job_stops_cleanly_and_the_job_resumes(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    items = articles(8)
+    store, log = tmp_path / "store.sqlite3", tmp_path / "serve.log"
+    with FaultProxy(replay.base_url, latency_s=0.1) as slow, log.open("ab") as err:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        cmd = _serve_cmd(slow.base_url, store, port)
+        # Its own session: a Ctrl-C in a terminal goes to the whole process group.
+        proc = subprocess.Popen(cmd, stderr=err, start_new_session=True)
+        try:
+            _wait_up(url, proc)
+            with Client(url) as c:
+                job = c.submit(items)
+                while c.status(job)["done"] < 1:
+                    time.sleep(0.01)
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        # Articles in flight went back to the queue, none is left running.
+        states = dict(_rows(store, "SELECT state, COUNT(*) FROM job_articles GROUP BY 1"))
+        assert "running" not in states and states.get("pending", 0) >= 1, states
+        proc = subprocess.Popen(cmd, stderr=err, start_new_session=True)
+        try:
+            _wait_up(url, proc)
+            with Client(url) as c:
+                final = c.wait(job, poll_s=0.05, timeout=120)
+                got = c.results(job)
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+    assert final["state"] == "succeeded" and [r.article_id for r in got] == [a["id"] for a in items]
+    assert _rows(store, "SELECT COUNT(*), COUNT(DISTINCT cache_key) FROM articles") == [(8, 8)]
+    assert "Traceback" not in log.read_text("utf-8")
+
+
 def test_cli_and_service_share_one_store(replay: ReplayServer, tmp_path: Path) -> None:
     items = articles(2)
     with serving(replay.base_url, tmp_path) as url, Client(url) as c:
