@@ -30,7 +30,7 @@ from factx import ArticleFacts, Client, ServiceSettings, cross_check
 from factx._cli import cli
 from factx._errors import ConfigError
 from factx._local import free_port
-from factx._service import create_app
+from factx._service import JobOut, create_app
 
 from .faults import (
     RECORD_MODEL,
@@ -137,6 +137,7 @@ def test_job_lifecycle_through_the_client(replay: ReplayServer, tmp_path: Path) 
             job = c.submit(items)  # NDJSON
             final = c.wait(job, poll_s=0.05, progress=seen.append)
             assert final["state"] == "succeeded"
+            JobOut.model_validate(final)  # the documented schema is what comes out
             assert (final["done"], final["failed"], final["total"]) == (5, 0, 5)
             assert final["calls"] > 0 and final["prompt_tokens"] > 0
             done_counts = [s["done"] for s in seen]
