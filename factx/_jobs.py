@@ -131,6 +131,19 @@ class JobStatus:
     errors: list[dict[str, object]] = field(default_factory=list)
 
 
+@dataclass
+class _Create:
+    """One job waiting to be written by the group commit."""
+
+    job_id: str
+    owner: str
+    rows: list[tuple[str, int, str | None, str, str | None]]
+    max_in_flight: int | None
+    priority: int
+    done: bool = False
+    error: BaseException | None = None
+
+
 class JobLimitError(Exception):
     """The key has too many unfinished jobs."""
 
@@ -156,6 +169,8 @@ class JobStore:
             raise StoreError(f"cannot open the job tables at {path}: {e}") from None
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Create] = []
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -184,29 +199,55 @@ class JobStore:
     ) -> str:
         """Write the job and its articles, all or nothing. Raises ``JobLimitError`` when the
         owner has ``max_in_flight`` unfinished jobs (``None``: no limit). Higher
-        ``priority`` is claimed first (a synchronous request waits on it)."""
+        ``priority`` is claimed first (a synchronous request waits on it).
+
+        Group commit: jobs submitted at the same moment are written in one transaction by
+        whichever request takes the lock first, so a burst of submissions waits for one
+        write lock, not for one each.
+        """
         job_id = uuid.uuid4().hex
         rows = [(job_id, i, a.client_id, a.text, a.published) for i, a in enumerate(articles)]
-        with self._tx() as db:
-            if max_in_flight is not None:
-                (n,) = db.execute(
-                    "SELECT COUNT(*) FROM jobs j WHERE j.owner=? AND j.priority=0 "
-                    "AND j.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM job_articles a "
-                    "WHERE a.job_id=j.id AND a.state IN ('pending','running'))",
-                    (owner,),
-                ).fetchone()
-                if n >= max_in_flight:
-                    raise JobLimitError(f"{n} unfinished jobs (limit {max_in_flight})")
-            db.execute(
-                "INSERT INTO jobs (id, owner, created_at, total, priority) VALUES (?,?,?,?,?)",
-                (job_id, owner, _now(), len(articles), priority),
-            )
-            db.executemany(
-                "INSERT INTO job_articles (job_id, seq, client_id, text, published, state) "
-                "VALUES (?,?,?,?,?,'pending')",
-                rows,
-            )
+        req = _Create(job_id, owner, rows, max_in_flight, priority)
+        with self._queue_lock:
+            self._queue.append(req)
+        with self._lock:
+            if not req.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    with _Tx(self, locked=True) as db:
+                        for r in batch:
+                            r.error = self._insert(db, r)
+                except BaseException as e:
+                    for r in batch:
+                        r.error = e
+                for r in batch:
+                    r.done = True
+        if req.error is not None:
+            raise req.error
         return job_id
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, r: _Create) -> BaseException | None:
+        if r.max_in_flight is not None:
+            (n,) = db.execute(
+                "SELECT COUNT(*) FROM jobs j WHERE j.owner=? AND j.priority=0 "
+                "AND j.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM job_articles a "
+                "WHERE a.job_id=j.id AND a.state IN ('pending','running'))",
+                (r.owner,),
+            ).fetchone()
+            if n >= r.max_in_flight:
+                return JobLimitError(f"{n} unfinished jobs (limit {r.max_in_flight})")
+        db.execute(
+            "INSERT INTO jobs (id, owner, created_at, total, priority) VALUES (?,?,?,?,?)",
+            (r.job_id, r.owner, _now(), len(r.rows), r.priority),
+        )
+        db.executemany(
+            "INSERT INTO job_articles (job_id, seq, client_id, text, published, state) "
+            "VALUES (?,?,?,?,?,'pending')",
+            r.rows,
+        )
+        return None
 
     def owner_of(self, job_id: str) -> str | None:
         with self._rlock:
@@ -373,11 +414,13 @@ class _Tx:
     service) holds the lock often but briefly, and a request should not sleep past that.
     """
 
-    def __init__(self, js: JobStore) -> None:
+    def __init__(self, js: JobStore, *, locked: bool = False) -> None:
         self.js = js
+        self.locked = locked  # the caller holds the connection's lock already
 
     def __enter__(self) -> sqlite3.Connection:
-        self.js._lock.acquire()
+        if not self.locked:
+            self.js._lock.acquire()
         db = self.js._db
         try:
             deadline = time.monotonic() + _LOCK_TIMEOUT_S
@@ -394,7 +437,8 @@ class _Tx:
             finally:
                 db.execute(f"PRAGMA busy_timeout={int(_LOCK_TIMEOUT_S * 1000)}")
         except BaseException:
-            self.js._lock.release()
+            if not self.locked:
+                self.js._lock.release()
             raise
         return db
 
@@ -402,7 +446,8 @@ class _Tx:
         try:
             self.js._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
-            self.js._lock.release()
+            if not self.locked:
+                self.js._lock.release()
 
 
 def _state(st: JobStatus, *, cancelled: bool) -> JobState:

@@ -206,7 +206,12 @@ def test_health_ready_docs_and_openapi(replay: ReplayServer, tmp_path: Path) -> 
     with serving(replay.base_url, tmp_path) as url:
         health = httpx.get(url + "/healthz").json()
         assert health["status"] == "ok" and isinstance(health["engine_pid"], int)
-        assert httpx.get(url + "/readyz").json() == {"ready": True}
+        deadline = time.monotonic() + 60
+        while (ready := httpx.get(url + "/readyz")).status_code == 503:
+            assert ready.json()["reason"] == "engine starting"  # the engine is spawned
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert ready.json() == {"ready": True}
         spec = httpx.get(url + "/openapi.json").json()
         assert {
             "/v1/extract", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/results",
@@ -221,7 +226,10 @@ def test_health_ready_docs_and_openapi(replay: ReplayServer, tmp_path: Path) -> 
     dead = f"http://127.0.0.1:{free_port()}/v1"
     with serving(dead, tmp_path / "dead") as url:
         assert httpx.get(url + "/healthz").status_code == 200
-        r = httpx.get(url + "/readyz")
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(url + "/readyz")).json()["reason"] == "engine starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         assert r.status_code == 503 and "unreachable" in r.json()["reason"]
 
 
@@ -448,6 +456,33 @@ def test_unknown_traversal_and_oversized_ids(replay: ReplayServer, tmp_path: Pat
         huge = httpx.get(f"{url}/v1/jobs/{'a' * 5000}/results")
         assert huge.status_code in (404, 414, 422)
         assert httpx.get(f"{url}/v1/jobs/{job}").status_code == 200
+
+
+def test_a_burst_of_submissions_is_written_together_and_keeps_the_limit(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from factx._jobs import JobLimitError, JobStore, NewArticle
+    from factx._store import Store
+
+    Store(tmp_path / "s.sqlite3").close()
+    jobs = JobStore(tmp_path / "s.sqlite3")
+    start = threading.Barrier(20)
+
+    def submit(i: int) -> str | None:
+        start.wait()
+        try:
+            owner = "a" if i % 2 else "b"
+            return jobs.create(owner, [NewArticle(f"t{i}", None, str(i))], max_in_flight=5)
+        except JobLimitError:
+            return None
+
+    with ThreadPoolExecutor(20) as pool:
+        got = list(pool.map(submit, range(20)))
+    accepted = [j for j in got if j is not None]
+    assert len(accepted) == 10  # five per owner, however the burst was batched
+    assert all(jobs.status(j) is not None for j in accepted)
+    assert jobs.pending_total() == 10
+    jobs.close()
 
 
 def test_client_maps_an_unreachable_service() -> None:
