@@ -546,15 +546,50 @@ Message = tuple[object, ...]
 
 def _die_with_parent(parent_pid: int) -> None:
     """The engine must not outlive a service killed with -9: it would go on writing
-    while the restarted service hands its articles to a new engine."""
+    while the restarted service hands its articles to a new engine. Nor may the embedded
+    llama.cpp server (in a session of its own) outlive the engine: on SIGTERM, which the
+    kernel sends when the service dies, the engine kills it and exits at once. What was
+    in flight is not stored and is resumed by the next start."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        _kill_own_children()
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, on_term)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
     if os.getppid() != parent_pid:  # the parent died before prctl
-        os._exit(1)
+        on_term(0, None)
+
+
+def _kill_own_children() -> None:
+    """SIGKILL this process's children, and the process groups of those leading one."""
+    import signal
+
+    me = os.getpid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != me:
+                continue
+            pid = int(name)
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def engine_main(

@@ -612,6 +612,21 @@ def test_ctrl_c_mid_job_stops_cleanly_and_the_job_resumes(
     assert "Traceback" not in log.read_text("utf-8")
 
 
+def test_the_engine_takes_its_own_children_down() -> None:
+    """What the engine does when the service dies: its children's process groups go too
+    (the embedded llama.cpp server runs in a session of its own)."""
+    code = (
+        "import subprocess, sys, time\n"
+        "from factx._jobs import _kill_own_children\n"
+        "p = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+        "q = subprocess.Popen(['sleep', '60'])\n"
+        "_kill_own_children()\n"
+        "print(p.wait(10), q.wait(10))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.split() == ["-9", "-9"], out.stderr
+
+
 def test_cli_and_service_share_one_store(replay: ReplayServer, tmp_path: Path) -> None:
     items = articles(2)
     with serving(replay.base_url, tmp_path) as url, Client(url) as c:
