@@ -512,22 +512,27 @@ class Workers:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                claimed = self.jobs.claim()
-            except (StoreError, sqlite3.Error):
-                log.exception("cannot claim an article")
-                claimed = None
-            if claimed is None:
-                with self._wake:
-                    self._wake.wait(self.idle_wait_s)
-                continue
-            t0 = time.perf_counter()
-            done = self._run(claimed)
-            if done is None:  # stopped mid-way: back to the queue
-                self.jobs.release(claimed)
-                return
-            self.jobs.finish(claimed, *done)
-            if self.on_article is not None:
-                self.on_article(claimed.job_id, done[1], time.perf_counter() - t0)
+                if not self._step():
+                    with self._wake:
+                        self._wake.wait(self.idle_wait_s)
+            except Exception:  # a worker that dies would stall the queue: log, go on
+                log.exception("worker error")
+                self._stopping.wait(self.idle_wait_s)
+
+    def _step(self) -> bool:
+        """One article claimed and finished; False when there was none to claim."""
+        claimed = self.jobs.claim()
+        if claimed is None:
+            return False
+        t0 = time.perf_counter()
+        done = self._run(claimed)
+        if done is None:  # stopped mid-way: back to the queue
+            self.jobs.release(claimed)
+            return True
+        self.jobs.finish(claimed, *done)
+        if self.on_article is not None:
+            self.on_article(claimed.job_id, done[1], time.perf_counter() - t0)
+        return True
 
     def _run(self, c: Claimed) -> tuple[ArticleFacts, Outcome] | None:
         item = Item(text=c.text, article_id=c.client_id, published=c.published)

@@ -485,6 +485,50 @@ def test_a_burst_of_submissions_is_written_together_and_keeps_the_limit(tmp_path
     jobs.close()
 
 
+def test_a_worker_survives_an_error_and_drains_the_rest(tmp_path: Path) -> None:
+    from factx._jobs import JobStore, NewArticle, Workers
+    from factx._store import Store
+
+    Store(tmp_path / "s.sqlite3").close()
+    jobs = JobStore(tmp_path / "s.sqlite3")
+
+    class Stub:  # a Pipeline that answers at once
+        prompt_version = "v"
+
+        def one(self, item: factx.Item, **kw: Any) -> tuple[ArticleFacts, str]:
+            text = item.text or ""
+            return ArticleFacts(article_id=item.article_id or "", text_sha256="", text=text), (
+                "extracted"
+            )
+
+        def stop(self) -> None:
+            pass
+
+    real_finish, calls = jobs.finish, []
+
+    def finish_failing_once(*args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        real_finish(*args)
+
+    jobs.finish = finish_failing_once  # type: ignore[method-assign]
+    job = jobs.create(
+        "o", [NewArticle(f"t{i}", None, str(i)) for i in range(3)], max_in_flight=None
+    )
+    w = Workers(Stub(), jobs, workers=1, run_id=1, idle_wait_s=0.05)  # type: ignore[arg-type]
+    w.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (st := jobs.status(job)) is not None and st.done < 2:
+            assert time.monotonic() < deadline, st
+            time.sleep(0.02)
+    finally:
+        w.stop()
+    assert (st.done, st.running) == (2, 1)  # the failed write left one for the next start
+    jobs.close()
+
+
 def test_client_maps_an_unreachable_service() -> None:
     with Client(f"http://127.0.0.1:{free_port()}") as c:
         with pytest.raises(factx.ServiceUnavailableError, match="cannot reach"):
