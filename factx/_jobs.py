@@ -36,6 +36,7 @@ from ._batch import Item, Outcome, Pipeline, failed_result
 from ._errors import ConfigError, StoreError
 from ._schemas import ArticleFacts, Source
 from ._settings import Settings
+from ._store import Store
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -159,7 +160,11 @@ class JobStore:
     status reads of the HTTP side off the lock that article writes hold.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, eager_lock: bool = False) -> None:
+        # eager_lock: take SQLite's write lock by short retries (the service, whose
+        # requests should not sleep); otherwise SQLite's busy handler (the engine, whose
+        # worker threads would steal the GIL from the one holding the lock by spinning).
+        self.eager_lock = eager_lock
         try:
             self._db = self._connect(path)
             # Reads on a connection of their own: in WAL mode they never wait for a writer,
@@ -171,6 +176,21 @@ class JobStore:
         self._rlock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Create] = []
+        self._own = True
+
+    @classmethod
+    def sharing(cls, store: Store) -> JobStore:
+        """The job tables on the store's own connection and lock (the engine). Two
+        connections in one process would contend for SQLite's write lock between an
+        article's write and its job row's, and SQLite settles that by sleeping."""
+        js = cls.__new__(cls)
+        js.eager_lock = False
+        js._db = js._rdb = store._db
+        js._lock = js._rlock = store._lock
+        js._queue_lock = threading.Lock()
+        js._queue = []
+        js._own = False
+        return js
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -182,6 +202,8 @@ class JobStore:
         return db
 
     def close(self) -> None:
+        if not self._own:  # the store closes its connection
+            return
         with self._lock, self._rlock:
             self._db.close()
             self._rdb.close()
@@ -409,9 +431,9 @@ class JobStore:
 class _Tx:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` under the connection's lock; rollback on error.
 
-    The write lock is taken by retrying every half millisecond rather than through
-    SQLite's busy handler, whose sleeps grow to 100 ms: the other process (engine or
-    service) holds the lock often but briefly, and a request should not sleep past that.
+    With ``eager_lock`` the write lock is taken by retrying every half millisecond rather
+    than through SQLite's busy handler, whose sleeps grow to 100 ms: the engine holds the
+    lock often but briefly, and a request should not sleep past that.
     """
 
     def __init__(self, js: JobStore, *, locked: bool = False) -> None:
@@ -423,6 +445,9 @@ class _Tx:
             self.js._lock.acquire()
         db = self.js._db
         try:
+            if not self.js.eager_lock:
+                db.execute("BEGIN IMMEDIATE")
+                return db
             deadline = time.monotonic() + _LOCK_TIMEOUT_S
             db.execute("PRAGMA busy_timeout=0")
             try:
@@ -642,7 +667,7 @@ def engine_main(
         tell_endpoint(pipe)
 
     with Pipeline(settings, server_log=server_log) as pipe:
-        jobs = JobStore(pipe.store.path)
+        jobs = JobStore.sharing(pipe.store)
         run_id = pipe.store.start_run(
             model=settings.model, strategy=pipe.strategy, prompt_version=pipe.prompt_version
         )

@@ -269,7 +269,7 @@ class Service:
         self.settings = settings
         self.config = config
         Store(settings.resolved_store_path).close()  # creates the store, applies migrations
-        self.jobs = JobStore(settings.resolved_store_path)
+        self.jobs = JobStore(settings.resolved_store_path, eager_lock=True)
         self.metrics = Metrics()
         self.engine = Engine(
             settings, workers=config.workers, server_log=server_log, on_message=self._on_message
@@ -350,14 +350,19 @@ def _service(request: Request) -> Service:
     return svc
 
 
-def _owner(request: Request) -> str:
+# The light handlers and their dependencies are ``async``: they run on the event loop
+# (one SQLite read of a few rows, on its own connection) instead of each taking a thread
+# of the pool. Under load, a crowd of pool threads would also take CPU from the engine.
+
+
+async def _owner(request: Request) -> str:
     return _service(request).authenticate(request.headers.get("authorization"))
 
 
 Owner = Annotated[str, Depends(_owner)]
 
 
-def _job(
+async def _job(
     request: Request,
     owner: Owner,
     job_id: Annotated[str, PathParam(max_length=64, description="The id POST /v1/jobs gave.")],
@@ -535,7 +540,7 @@ def add_routes(app: FastAPI) -> None:
         )
 
     @app.get("/v1/jobs/{job_id}", response_model=JobOut)
-    def status(request: Request, job_id: JobId) -> Response:
+    async def status(request: Request, job_id: JobId) -> Response:
         """State, articles done/failed/total, tokens and calls so far, errors."""
         st = _service(request).jobs.status(job_id)
         if st is None:
@@ -593,7 +598,7 @@ def add_routes(app: FastAPI) -> None:
         return HTMLResponse(render_html(results, rep, title=f"factx job {job_id}"))
 
     @app.get("/healthz")
-    def healthz(request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         """The process answers and its extraction engine runs."""
         engine = _service(request).engine
         if not engine.alive:

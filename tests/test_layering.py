@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
     "_gold": {"_schemas", "_ground"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors"},
-    "_jobs": {"_batch", "_schemas", "_settings", "_errors"},
+    "_jobs": {"_batch", "_schemas", "_settings", "_store", "_errors"},
     "_service": {
         "_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings", "_store",
     },
