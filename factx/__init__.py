@@ -12,6 +12,7 @@ from ._batch import Item, Pipeline, extract, extract_many
 from ._crosscheck import cross_check
 from ._dates import resolve_date
 from ._errors import (
+    AuthenticationError,
     BadModelOutputError,
     BinaryInputError,
     BudgetExceededError,
@@ -19,16 +20,23 @@ from ._errors import (
     EmptyArticleError,
     FactxError,
     InputError,
+    InvalidRequestError,
+    LimitExceededError,
     MetadataError,
     MissingInputError,
     ModelError,
+    NotFoundError,
     ServerStartError,
+    ServiceError,
+    ServiceUnavailableError,
     StoreError,
     TransportError,
 )
 from ._eval import score
 from ._gold import gold_to_results, load_gold
 from ._ground import Grounding, ground
+from ._jobs import ServiceSettings
+from ._remote import Client
 from ._schemas import (
     ArticleError,
     ArticleFacts,
@@ -49,9 +57,11 @@ from ._settings import Settings
 __all__ = [
     "ArticleError",
     "ArticleFacts",
+    "AuthenticationError",
     "BadModelOutputError",
     "BinaryInputError",
     "BudgetExceededError",
+    "Client",
     "ConfigError",
     "ConsolidatedFact",
     "CrossCheckReport",
@@ -62,13 +72,19 @@ __all__ = [
     "Finding",
     "Grounding",
     "InputError",
+    "InvalidRequestError",
     "Item",
+    "LimitExceededError",
     "Meeting",
     "MetadataError",
     "MissingInputError",
     "ModelError",
+    "NotFoundError",
     "Pipeline",
     "ServerStartError",
+    "ServiceError",
+    "ServiceSettings",
+    "ServiceUnavailableError",
     "Settings",
     "Source",
     "Statement",

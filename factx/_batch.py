@@ -442,6 +442,34 @@ class Pipeline:
         if store_error is not None:
             raise store_error
 
+    # -- for engines with their own queue (the service's workers) -------------------------
+
+    @property
+    def endpoint(self) -> str | None:
+        """The LLM endpoint's base URL: ``base_url``, or the embedded server's once started."""
+        if self.settings.base_url is not None:
+            return self.settings.base_url
+        return self._server.base_url if self._server is not None else None
+
+    def start(self) -> None:
+        """Start the endpoint now rather than at the first uncached article."""
+        self._ensure_extractor()
+
+    def one(
+        self,
+        item: Item,
+        *,
+        run_id: int,
+        prompt_version: str,
+        on_call: Callable[[], None] | None = None,
+    ) -> tuple[ArticleFacts, Outcome] | None:
+        """One item outside ``run()``, safe to call from many threads. ``None`` when
+        ``stop()`` came first: nothing of the article was stored."""
+        try:
+            return self._one(item, run_id, prompt_version, BatchStats(), on_call)
+        except _Stopped:
+            return None
+
     # -- conveniences --------------------------------------------------------------------
 
     def extract(self, text: str, *, published: date | str | None = None) -> ArticleFacts:

@@ -649,6 +649,153 @@ def schema(out: Path | None, name: str | None) -> None:
             click.echo(f"wrote {out / f'{n}.schema.json'}", err=True)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--api-keys-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Accepted API keys, one a line. Also: FACTX_API_KEYS (comma-separated). "
+    "Without keys only a loopback address may be bound.",
+)
+@click.option("-m", "--model", envvar="FACTX_MODEL", show_envvar=True, help="As for extract.")
+@click.option("--base-url", envvar="OPENAI_BASE_URL", show_envvar=True, help="As for extract.")
+@click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=True, help="Key for --base-url.")
+@click.option(
+    "--gguf", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="As for extract."
+)
+@click.option(
+    "--strategy", type=click.Choice(["auto", "questions", "whole"]), default="auto",
+    show_default=True,
+)  # fmt: skip
+@click.option(
+    "--mode", type=click.Choice(["auto", "json_schema", "tools", "json"]), default="auto",
+    show_default=True,
+)  # fmt: skip
+@click.option(
+    "-j", "--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="Worker threads: articles extracted at once over all jobs.",
+)  # fmt: skip
+@click.option(
+    "--store", "store_path", envvar="FACTX_STORE", show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite store, cache and job queue (may be shared with factx extract).",
+)  # fmt: skip
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+@click.option("--token-budget", type=click.IntRange(min=1), default=60_000, show_default=True)
+@click.option(
+    "--n-ctx", type=click.IntRange(min=512), default=4096, show_default=True,
+    envvar="FACTX_N_CTX", show_envvar=True,
+)  # fmt: skip
+@click.option(
+    "--max-body-bytes", type=click.IntRange(min=1), default=8 * 1024 * 1024, show_default=True
+)
+@click.option(
+    "--max-articles", type=click.IntRange(min=1), default=1000, show_default=True,
+    help="Articles per job.",
+)  # fmt: skip
+@click.option("--max-article-chars", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option(
+    "--max-jobs-per-key", type=click.IntRange(min=1), default=8, show_default=True,
+    help="Unfinished jobs per key; more get 429 with Retry-After.",
+)  # fmt: skip
+@click.option(
+    "--server-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the embedded server's log to this file.",
+)
+def serve(
+    host: str,
+    port: int,
+    api_keys_file: Path | None,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    gguf: Path | None,
+    strategy: str,
+    mode: str,
+    concurrency: int,
+    store_path: Path | None,
+    timeout: float,
+    token_budget: int,
+    n_ctx: int,
+    max_body_bytes: int,
+    max_articles: int,
+    max_article_chars: int,
+    max_jobs_per_key: int,
+    server_log: Path | None,
+) -> None:
+    """Serve extraction over HTTP (needs the serve extra: pip install 'factx[serve]').
+
+    JSON endpoints under /v1 (OpenAPI at /openapi.json, docs at /docs): POST /v1/extract
+    for one article, POST /v1/jobs for many (stored before the 202; a restarted service
+    resumes them), GET /v1/jobs/ID, /results, /check, /report; /healthz, /readyz,
+    /metrics. The embedded model starts with the first uncached article, as for extract.
+
+    \b
+    Examples:
+      factx serve                                   # 127.0.0.1:8000, embedded model
+      factx serve --base-url http://127.0.0.1:11434/v1 -m qwen2.5:7b -j 4
+      FACTX_API_KEYS=k1,k2 factx serve --host 0.0.0.0 --port 8080
+    """
+    import logging
+
+    from ._errors import ConfigError, FactxError
+    from ._settings import DEFAULT_LOCAL_MODEL, Settings
+
+    try:
+        from ._service import serve as run_service
+    except ImportError as e:
+        raise click.UsageError(
+            f"the service needs its extra ({e.name} is missing): pip install 'factx[serve]'"
+        ) from None
+    from ._jobs import ServiceSettings
+
+    keys = [k for k in os.environ.get("FACTX_API_KEYS", "").split(",") if k.strip()]
+    if api_keys_file is not None:
+        lines = api_keys_file.read_text(encoding="utf-8").splitlines()
+        keys += [k for k in lines if k.strip() and not k.lstrip().startswith("#")]
+    try:
+        settings = Settings(
+            model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
+            base_url=base_url or None,
+            api_key=api_key or None,
+            gguf=gguf,
+            strategy=strategy,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            store_path=store_path,
+            timeout=timeout,
+            token_budget=token_budget,
+            n_ctx=n_ctx,
+        )
+        config = ServiceSettings(
+            host=host,
+            port=port,
+            key_hashes=ServiceSettings.keys_to_hashes(keys),
+            workers=concurrency,
+            max_body_bytes=max_body_bytes,
+            max_articles_per_job=max_articles,
+            max_article_chars=max_article_chars,
+            max_jobs_in_flight=max_jobs_per_key,
+        )
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per LLM call: too much
+    click.echo(
+        f"factx serve: http://{host}:{port} (docs at /docs), {len(config.key_hashes)} API "
+        f"keys, store {settings.resolved_store_path}",
+        err=True,
+    )
+    try:
+        run_service(settings, config, server_log=server_log)
+    except FactxError as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(1) from None
+
+
 def main() -> None:
     try:
         cli()

@@ -93,6 +93,35 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 3: the service's durable jobs. Keys are kept as SHA-256 hashes only; an article's
+    # result is copied here when done, so a job reads back the same even if the cache moves.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        cancelled_at TEXT,
+        total INTEGER NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_owner ON jobs(owner, created_at);
+    CREATE TABLE job_articles (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        client_id TEXT,
+        text TEXT NOT NULL,
+        published TEXT,
+        state TEXT NOT NULL,
+        outcome TEXT,
+        calls INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        result_json TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX job_articles_by_state ON job_articles(state, job_id, seq);
+    """,
 )
 
 

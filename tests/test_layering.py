@@ -47,7 +47,14 @@ ALLOWED: dict[str, set[str]] = {
     "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
     "_gold": {"_schemas", "_ground"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors"},
+    "_jobs": {"_batch", "_schemas", "_settings", "_store", "_errors"},
+    "_service": {
+        "_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings", "_store",
+    },
+    "_remote": {"_schemas", "_errors"},
 }  # fmt: skip
+# Optional dependencies (extras), each imported only by the modules that need it.
+OPTIONAL = {"fastapi": {"_service"}, "uvicorn": {"_service", "_cli"}, "starlette": set()}
 # Pure layers: no network, no subprocess, no file system.
 # (_people reads HanTa's and gender-guesser's data from their wheels, once: not listed.)
 PURE = {
@@ -98,3 +105,16 @@ def test_imports_point_down(module: str) -> None:
     assert "factx" not in external or module == "_cli"
     if module in PURE:
         assert not external & IMPURE_MODULES, f"{module} is pure but imports {external}"
+    for dep, allowed in OPTIONAL.items():
+        assert dep not in external or module in allowed, f"{module} imports {dep}"
+
+
+def test_import_factx_stays_light() -> None:
+    """``import factx`` pulls in no optional dependency (the service's extra included)."""
+    import subprocess
+    import sys
+
+    code = "import sys, factx; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(out.stdout))
+    assert not loaded & {*OPTIONAL, "llama_cpp"}, loaded & {*OPTIONAL, "llama_cpp"}

@@ -46,6 +46,31 @@ def test_every_error_derives_from_the_root() -> None:
         assert issubclass(cls, factx.FactxError)
 
 
+def test_the_error_tree_in_the_docstring_is_the_class_tree() -> None:
+    """Each name in ``_errors``' drawing sits under its real parent, and none is missing."""
+    import re
+
+    from factx import _errors
+
+    drawn: dict[str, str] = {}
+    stack: list[str] = []
+    for line in (_errors.__doc__ or "").splitlines():
+        m = re.match(r"^([│├└─ ]*)([A-Z][A-Za-z]+Error)\b", line)
+        if not m:
+            continue
+        depth = len(m.group(1)) // 4
+        del stack[depth:]
+        if stack:
+            drawn[m.group(2)] = stack[-1]
+        stack.append(m.group(2))
+    classes = {
+        name: cls.__base__.__name__
+        for name, cls in vars(_errors).items()
+        if isinstance(cls, type) and issubclass(cls, _errors.FactxError) and name != "FactxError"
+    }
+    assert drawn == classes
+
+
 def test_models_forbid_unknown_fields_and_are_frozen() -> None:
     with pytest.raises(ValidationError):
         Meeting(participants=("A", "B"), evidence="x", colour="red")  # type: ignore[call-arg]
