@@ -704,6 +704,12 @@ def schema(out: Path | None, name: str | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append the embedded server's log to this file.",
 )
+@click.option(
+    "--answer-cache/--no-answer-cache",
+    default=True,
+    show_default=True,
+    help="Keep every LLM answer in the store by its request (as extract does).",
+)
 def serve(
     host: str,
     port: int,
@@ -724,6 +730,7 @@ def serve(
     max_article_chars: int,
     max_jobs_per_key: int,
     server_log: Path | None,
+    answer_cache: bool,
 ) -> None:
     """Serve extraction over HTTP (needs the serve extra: pip install 'factx[serve]').
 
@@ -768,6 +775,7 @@ def serve(
             timeout=timeout,
             token_budget=token_budget,
             n_ctx=n_ctx,
+            answer_cache=answer_cache,
         )
         config = ServiceSettings(
             host=host,
