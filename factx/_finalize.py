@@ -104,8 +104,11 @@ def finalize(
         )
         # One agreement told twice: keep the first telling, unless a later one gives its
         # proper name ("Nuklearvertrag New START" after "Atomwaffenkontrollvertrag").
+        # One agreement told twice: keep the first telling, unless a later one gives its
+        # proper name, or its date where the first gave none.
         if twin is not None and not (
-            rules.ACRONYM.search(out["name"]) and not rules.ACRONYM.search(treaties[twin].name)
+            (rules.ACRONYM.search(out["name"]) and not rules.ACRONYM.search(treaties[twin].name))
+            or (treaties[twin].date is None and out["date"] is not None)
         ):
             continue
         if twin is None and tkey in seen:

@@ -264,3 +264,17 @@ def test_a_bare_agreement_noun_refers_back_to_the_named_agreement() -> None:
         ("Abkommen über Weizenlieferungen", "signed"),
         ("Abkommen", "planned"),
     ]
+
+
+def test_a_dated_telling_of_an_agreement_replaces_an_undated_one() -> None:
+    first = "Beide Seiten verkünden die Verlängerung des Abkommens über Weizen."
+    later = "Im März vereinbarten sie die Verlängerung des Abkommens über Weizen."
+    text = first + " " + later
+
+    def t(sentence: str, date: str | None, date_text: str | None) -> dict[str, Any]:
+        return {"name": "Verlängerung des Abkommens über Weizen", "parties": (),
+                "status": "signed", "date": date, "date_text": date_text,
+                "evidence": sentence, "_pos": text.index(sentence)}  # fmt: skip
+
+    r = _final(text, treaties=[t(first, None, None), t(later, "2024-03", "Im März")])
+    assert [(x.date, x.evidence) for x in r.treaties] == [("2024-03", later)]
