@@ -6,6 +6,7 @@ expression can find is found here, and the LLM is only asked what it cannot.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterable
@@ -261,17 +262,24 @@ def quote_frames(
     """Each quote with its sentence, the context shown to the model, the names in sight,
     and the speaker where the sentence's words settle it."""
     texts = [s.text for s in sents]
+    starts = [s.start for s in sents]
+    ends = [s.end for s in sents]
+    # Where each entity is first named, by any form: "named before sentence i" in O(1).
+    first = {id(e): min((p for f in e.forms if (p := _people.find_word(text, f)) >= 0),
+                        default=len(text)) for e in entities}  # fmt: skip
     out = []
     for q in found:
-        idx = next((i for i, s in enumerate(sents) if s.start <= q.start < s.end), None)
-        if idx is None:
+        idx = bisect.bisect_right(starts, q.start) - 1
+        if idx < 0 or not sents[idx].start <= q.start < sents[idx].end:
             continue
         # A quote may run over several sentences: the attribution is in the first or last.
-        last = next((i for i in range(idx, len(sents)) if sents[i].end >= q.end), idx)
+        last = bisect.bisect_left(ends, q.end, lo=idx)
+        last = last if last < len(sents) else idx
         first_s, last_s = sents[idx], sents[last]
         whole = text[first_s.start : last_s.end]
         speaker = settled_speaker(whole, q.text, entities)
-        context, names = in_sight(texts, idx, entities)
+        named_before = [e for e in entities if first[id(e)] < first_s.start]
+        context, names = in_sight(texts, idx, entities, named_before=named_before)
         if last > idx:
             context = " ".join(texts[max(0, idx - 2) : min(len(texts), last + 2)])
         out.append(QuoteFrame(q.start, q.end, q.text, whole, context, names, speaker))

@@ -135,8 +135,12 @@ _SAID_NAME = re.compile(
 )
 
 
+_INITIAL_RE = re.compile(r"[A-Z]\.")
+_LAST_WORD = re.compile(r"([\w-]+)\W*$")
+
+
 def _word_before(text: str, start: int) -> str:
-    m = re.search(r"([\w-]+)\W*$", text[max(0, start - 40) : start])
+    m = _LAST_WORD.search(text[max(0, start - 40) : start])
     return m.group(1) if m else ""
 
 
@@ -159,11 +163,11 @@ def _runs(text: str) -> Iterable[tuple[int, list[str]]]:
     run: list[str] = []
     start = end = 0
     for m in _TOKEN.finditer(text):
-        tok = m.group().rstrip(".-") if not re.fullmatch(r"[A-Z]\.", m.group()) else m.group()
+        tok = m.group().rstrip(".-") if not _INITIAL_RE.fullmatch(m.group()) else m.group()
         if not tok:
             continue
         joined = run and text[end : m.start()] == " "
-        inner = tok in _PARTICLES or re.fullmatch(r"[A-Z]\.", tok) is not None
+        inner = tok in _PARTICLES or _INITIAL_RE.fullmatch(tok) is not None
         if _is_cap(tok) or (inner and joined):
             if not joined:
                 if run:
@@ -196,7 +200,7 @@ def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[
     seg: list[str] = []
     seg_at, role = 0, after_role
     for i, tok in enumerate([*tokens, "Und"]):
-        particle = tok in _PARTICLES or re.fullmatch(r"[A-Z]\.", tok) is not None
+        particle = tok in _PARTICLES or _INITIAL_RE.fullmatch(tok) is not None
         if particle and seg:
             seg.append(tok)
             continue
@@ -256,6 +260,13 @@ def _surname(name: str) -> str:
     return parts[-1]
 
 
+@functools.cache
+def _alias_pattern() -> re.Pattern[str]:
+    every = sorted({f for fs in _alias_forms().values() for f in fs}, key=len, reverse=True)
+    alts = "|".join(re.escape(f) for f in every)
+    return re.compile(rf"(?<![\w-])(?P<form>{alts})(?:s)?(?![\w-])")
+
+
 def _alias_forms() -> dict[str, tuple[str, ...]]:
     return {name: (name, *aliases) for name, aliases in PEOPLE_ALIASES.items()}
 
@@ -274,12 +285,17 @@ def _find(text: str) -> tuple[Entity, ...]:
     for m in _SAID_NAME.finditer(text):
         found.setdefault(m.group("name"), m.start("name"))
     # The alias table folds spellings to one name.
+    # One pass over the text for every alias form (a search per form was most of the time
+    # on long texts); the earliest place of each form.
+    first_at: dict[str, int] = {}
+    for m in _alias_pattern().finditer(text):
+        first_at.setdefault(m.group("form"), m.start())
     for canon, variants in _alias_forms().items():
         # A one-word alias ("Wang") is someone else's when the article names a "Wang Wenbin".
         usable = list(variants)
         if any(_surname(n) in variants and n != canon for n in found if len(n.split()) > 1):
             usable = [f for f in usable if len(f.split()) > 1]
-        pos = [p for f in usable if (p := find_word(text, f)) >= 0]
+        pos = [first_at[f] for f in usable if f in first_at]
         if pos:
             found = {k: v for k, v in found.items() if k not in variants or k == canon}
             found[canon] = min([*pos, found.get(canon, len(text))])
@@ -361,9 +377,14 @@ def forms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
-def find_word(text: str, form: str, *, genitive: bool = True) -> int:
+@functools.lru_cache(maxsize=4096)
+def _word_re(form: str, genitive: bool) -> re.Pattern[str]:
     ending = "(?:s)?" if genitive else ""
-    m = re.search(rf"(?<![\w-]){re.escape(form)}{ending}(?![\w-])", text)
+    return re.compile(rf"(?<![\w-]){re.escape(form)}{ending}(?![\w-])")
+
+
+def find_word(text: str, form: str, *, genitive: bool = True) -> int:
+    m = _word_re(form, genitive).search(text)
     return m.start() if m else -1
 
 

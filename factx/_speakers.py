@@ -67,15 +67,19 @@ def settled_speaker(sentence: str, quote: str, entities: Sequence[Entity]) -> En
 
 
 def in_sight(
-    sentences: Sequence[str], index: int, entities: Sequence[Entity], before: int = 2
+    sentences: Sequence[str],
+    index: int,
+    entities: Sequence[Entity],
+    before: int = 2,
+    *,
+    named_before: Sequence[Entity] = (),
 ) -> tuple[str, tuple[Entity, ...]]:
     """The context shown for the quote in sentence ``index`` and the names in it: the
     sentence, up to ``before`` sentences in front and one after. With nobody named there,
-    the people named anywhere before the quote."""
+    the people named anywhere before the quote (``named_before``, in entity order)."""
     lo, hi = max(0, index - before), min(len(sentences), index + 2)
     context = " ".join(sentences[lo:hi])
     names = mentioned(context, entities)
     if not names:
-        earlier = " ".join(sentences[:index])
-        names = [e for e in mentioned(earlier, entities) if e.kind == "person"][-4:]
+        names = [e for e in named_before if e.kind == "person"][-4:]
     return context, tuple(names)
