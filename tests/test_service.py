@@ -106,7 +106,9 @@ def _auth(key: str) -> dict[str, str]:
 
 
 def _reference(replay: ReplayServer, tmp: Path, items: list[dict[str, Any]]) -> list[str]:
-    """What the library itself says for these articles (validated, as the service serves)."""
+    """What the library itself says for these articles (validated, as the service serves).
+    Without usage: which of two workers asks a question two copies share, and which takes
+    it from the answer cache, is a matter of timing."""
     with factx.Pipeline(settings_for(replay.base_url, tmp, timeout=10.0)) as pipe:
         got = pipe.run(
             [
@@ -114,7 +116,7 @@ def _reference(replay: ReplayServer, tmp: Path, items: list[dict[str, Any]]) -> 
                 for a in items
             ]
         )
-        return [r.validated().model_dump_json() for r in got]
+        return [r.validated().model_dump_json(exclude={"usage"}) for r in got]
 
 
 # -- endpoints --------------------------------------------------------------------------
@@ -126,10 +128,10 @@ def test_extract_answers_one_article_like_the_library(replay: ReplayServer, tmp_
     with serving(replay.base_url, tmp_path) as url:
         r = httpx.post(url + "/v1/extract", json=a, timeout=30)
         assert r.status_code == 200, r.text
-        assert r.json() == json.loads(want[0])
+        assert {k: v for k, v in r.json().items() if k != "usage"} == json.loads(want[0])
         with Client(url) as c:
             got = c.extract(a["text"], published=a["published"], id=a["id"])
-    assert got.model_dump_json() == want[0]
+    assert got.model_dump_json(exclude={"usage"}) == want[0]
     assert got.article_id == a["id"] and got.facts()
 
 
@@ -148,7 +150,7 @@ def test_job_lifecycle_through_the_client(replay: ReplayServer, tmp_path: Path) 
             done_counts = [s["done"] for s in seen]
             assert done_counts == sorted(done_counts)  # progress never goes back
             results = c.results(job, page_size=2)  # three pages
-            assert [r.model_dump_json() for r in results] == want
+            assert [r.model_dump_json(exclude={"usage"}) for r in results] == want
             assert [r.article_id for r in results] == [a["id"] for a in items]
             assert c.results(job) == results  # readable again and again
             report = c.check(job)
