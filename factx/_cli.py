@@ -18,6 +18,7 @@ import click
 if TYPE_CHECKING:
     from ._batch import BatchStats
     from ._schemas import ArticleFacts
+    from ._settings import Settings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -198,28 +199,16 @@ def extract(
     from ._batch import Item, Pipeline
     from ._errors import FactxError, StoreError
     from ._read import discover
-    from ._settings import DEFAULT_LOCAL_MODEL, Settings, default_cache_dir
 
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     if verbose:
         click.get_current_context().call_on_close(_log_to_stderr(secret=api_key))
     try:
-        settings = Settings(
-            model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
-            base_url=base_url or None,
-            api_key=api_key or None,
-            gguf=gguf,
-            strategy=strategy,  # type: ignore[arg-type]
-            mode=mode,  # type: ignore[arg-type]
-            concurrency=concurrency,
-            # Resolved here, where the environment ($XDG_CACHE_HOME) is read.
-            cache_dir=default_cache_dir(),
-            store_path=store_path,
-            timeout=timeout,
-            token_budget=token_budget,
-            answer_cache=answer_cache,
-            n_ctx=n_ctx,
-        )
+        settings = _settings(
+            model=model, base_url=base_url, api_key=api_key, gguf=gguf, strategy=strategy,
+            mode=mode, concurrency=concurrency, store_path=store_path, timeout=timeout,
+            token_budget=token_budget, answer_cache=answer_cache, n_ctx=n_ctx,
+        )  # fmt: skip
     except FactxError as e:
         raise click.UsageError(str(e)) from None
     files = discover(
@@ -748,7 +737,6 @@ def serve(
     import logging
 
     from ._errors import ConfigError, FactxError
-    from ._settings import DEFAULT_LOCAL_MODEL, Settings
 
     try:
         from ._service import serve as run_service
@@ -763,20 +751,11 @@ def serve(
         lines = api_keys_file.read_text(encoding="utf-8").splitlines()
         keys += [k for k in lines if k.strip() and not k.lstrip().startswith("#")]
     try:
-        settings = Settings(
-            model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
-            base_url=base_url or None,
-            api_key=api_key or None,
-            gguf=gguf,
-            strategy=strategy,  # type: ignore[arg-type]
-            mode=mode,  # type: ignore[arg-type]
-            concurrency=concurrency,
-            store_path=store_path,
-            timeout=timeout,
-            token_budget=token_budget,
-            n_ctx=n_ctx,
-            answer_cache=answer_cache,
-        )
+        settings = _settings(
+            model=model, base_url=base_url, api_key=api_key, gguf=gguf, strategy=strategy,
+            mode=mode, concurrency=concurrency, store_path=store_path, timeout=timeout,
+            token_budget=token_budget, answer_cache=answer_cache, n_ctx=n_ctx,
+        )  # fmt: skip
         config = ServiceSettings(
             host=host,
             port=port,
@@ -802,6 +781,42 @@ def serve(
     except FactxError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(1) from None
+
+
+def _settings(
+    *,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    gguf: Path | None,
+    strategy: str,
+    mode: str,
+    concurrency: int,
+    store_path: Path | None,
+    timeout: float,
+    token_budget: int,
+    answer_cache: bool,
+    n_ctx: int,
+) -> Settings:
+    """The frozen Settings of extract and serve, from their shared options."""
+    from ._settings import DEFAULT_LOCAL_MODEL, Settings, default_cache_dir
+
+    return Settings(
+        model=model or (gguf.stem if gguf else DEFAULT_LOCAL_MODEL),
+        base_url=base_url or None,
+        api_key=api_key or None,
+        gguf=gguf,
+        strategy=strategy,  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]
+        concurrency=concurrency,
+        # Resolved here, where the environment ($XDG_CACHE_HOME) is read.
+        cache_dir=default_cache_dir(),
+        store_path=store_path,
+        timeout=timeout,
+        token_budget=token_budget,
+        answer_cache=answer_cache,
+        n_ctx=n_ctx,
+    )
 
 
 def main() -> None:

@@ -202,21 +202,21 @@ MEETING_VERBS = (
     "besuchen", "reist", "reiste", "reisen", "verhandelten", "beriet", "berieten",
     "konferierten", "gesprochen",
 )  # fmt: skip
-# Nouns that name a meeting or a call; compounds end in them ("Gipfeltreffen", "EU-Gipfel").
-MEETING_NOUNS = (
-    "Treffen", "Gipfel", "Gipfeltreffen", "Gespräch", "Gespräche", "Gesprächen", "Telefonat",
-    "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
-    "Videogespräch", "Videolink", "Videoverbindung", "Besuch", "Staatsbesuch", "Arbeitsbesuch",
-    "Visite", "Unterredung", "Verhandlungen", "Konsultationen", "Zusammenkunft", "Reise",
-)  # fmt: skip
-MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")
-# Nouns that by themselves say that two people met or talked; "Besuch" and "Reise" do not
-# ("Putin kritisierte Biden nach dessen Besuch in Kiew").
+# Nouns that by themselves say that people met or talked.
 TALK_NOUNS = (
     "Treffen", "Gipfel", "Gipfeltreffen", "Gespräche", "Gesprächen", "Telefonat",
     "Telefongespräch", "Videokonferenz", "Videoschalte", "Videoschaltung", "Videobrücke",
     "Videogespräch", "Videolink", "Videoverbindung", "Unterredung",
 )  # fmt: skip
+# Nouns that name a meeting only with the right people in sight: a visit, a journey, talks,
+# and "Gespräch" (also an interview). "Putin kritisierte Biden nach dessen Besuch in Kiew".
+VISIT_NOUNS = (
+    "Gespräch", "Besuch", "Staatsbesuch", "Arbeitsbesuch", "Visite", "Verhandlungen",
+    "Konsultationen", "Zusammenkunft", "Reise",
+)  # fmt: skip
+# Every noun that names a meeting or a call; compounds end in these ("EU-Gipfel").
+MEETING_NOUNS = TALK_NOUNS + VISIT_NOUNS
+MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")
 # Patterns (not words): "telefonierten", "Telefonat", "Anruf", "rief Xi … an".
 PHONE_CUES = (r"[Tt]elefon", r"\b[Aa]nruf", r"\banrief", r"\brief\w*(?: \w+){1,4} an\b")
 VIDEO_CUES = (r"[Vv]ideo", r"\bvirtuell", r"\b[Oo]nline\b")
