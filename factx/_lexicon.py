@@ -69,6 +69,9 @@ SPEECH_VERBS = (
     "hieß", "heißt", "verlautete", "zeigte", "kündigte", "appellierte", "stellte",
     "begründete", "argumentierte", "glaubt", "glaubte", "findet", "fand", "ließ",
 )  # fmt: skip
+# A quote in the first person singular is a person's: a ministry or a party says "wir".
+FIRST_PERSON_SINGULAR = ("ich", "Ich", "mich", "mir", "mein", "meine", "meinen", "meinem",
+                         "meiner", "meines")  # fmt: skip
 # "laut Peskow", "nach Angaben des Kreml": attribution without a verb.
 SPEECH_PREPOSITIONS = ("laut", "Laut", "zufolge", "nach Angaben", "Nach Angaben", "wie")
 

@@ -29,7 +29,7 @@ from ._candidates import (
 from ._drafts import Drafts, MeetingDraft, StatementDraft, TradeDraft, TreatyDraft
 from ._prompts import Prompts
 from ._schemas import Document
-from ._speakers import QuoteFrame
+from ._speakers import QuoteFrame, can_say
 
 # ask(answer model, user prompt, label) -> the answer, or None when it stayed invalid
 Ask = Callable[[type[Any], str, str], Any | None]
@@ -151,6 +151,9 @@ def _statement(doc: Document, prompts: Prompts, ask: Ask, f: QuoteFrame, drafts:
         ans = ask(speaker_model(tuple(names)), prompt, "speaker")
         if ans is None or ans.speaker == "unknown":
             return
+        chosen = next((e for e in f.in_sight if e.name == ans.speaker), None)
+        if chosen is not None and not can_say(chosen, f.quote):
+            return  # the model gave a person's words to a body
         speaker = ans.speaker
     iso, raw = rules.date_of(f.sentence, doc.published)
     drafts.statements.append(

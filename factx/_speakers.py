@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._lexicon import SPEECH_PREPOSITIONS, SPEECH_VERBS, compile_words
+from ._lexicon import FIRST_PERSON_SINGULAR, SPEECH_PREPOSITIONS, SPEECH_VERBS, compile_words
 from ._people import Entity, mentioned
 
 _SPEECH = compile_words(SPEECH_VERBS)
@@ -46,6 +46,14 @@ def _without_quote(sentence: str, quote: str) -> str:
     rest = sentence.replace(quote, " ")
     # Other quotations in the sentence do not attribute this one.
     return re.sub(r"[„“\"»«][^„“\"»«]*[“”\"«»]", " ", rest)
+
+
+_FIRST_PERSON = compile_words(FIRST_PERSON_SINGULAR)
+
+
+def can_say(entity: Entity, quote: str) -> bool:
+    """A body does not speak in the first person singular ("Ich bin überzeugt …")."""
+    return entity.kind == "person" or not _FIRST_PERSON.search(quote)
 
 
 def settled_speaker(sentence: str, quote: str, entities: Sequence[Entity]) -> Entity | None:

@@ -210,3 +210,16 @@ def test_a_meeting_the_model_confirms_without_names_is_between_the_two_in_sight(
     no = {**nameless, "MeetingAnswer": {**nameless["MeetingAnswer"], "is_meeting": False}}
     facts, _ = _extract(no, text=text)
     assert facts.meetings == ()
+
+
+def test_a_body_chosen_for_words_in_the_first_person_singular_is_no_speaker() -> None:
+    text = (
+        "Das Umweltministerium und die Ministerin Gerda Pfisterer stellten den Plan vor. "
+        "„Ich halte den Plan für richtig und notwendig.“ "
+        "„Wir halten den Plan für richtig und notwendig.“"
+    )
+    body = {**CARELESS, "SpeakerAnswer": {"speaker": "Umweltministerium"}}
+    facts, asked = _extract(body, text=text)
+    assert asked["SpeakerAnswer"] == 2
+    # A ministry says "wir", never "ich".
+    assert [(s.speaker, s.quote[:3]) for s in facts.statements] == [("Umweltministerium", "Wir")]
