@@ -111,7 +111,28 @@ def quotes(text: str) -> list[Span]:
 
 def people(text: str) -> list[str]:
     """Names of people in the article, longest form first, in order of first mention."""
-    return _people.people(text)
+    return [e.name for e in entities(text) if e.kind == "person"]
+
+
+@functools.lru_cache(maxsize=64)
+def _entities(text: str) -> tuple[Entity, ...]:
+    # A name only in a heading or a photo credit is nobody the article tells about.
+    # Names inside a quotation are mostly titles of things, not people of the story.
+    masked = list(text)
+    for k in [*non_fact_lines(text), *(Span(*m.span(), "") for m in _QUOTE_RE.finditer(text))]:
+        masked[k.start : k.end] = " " * (k.end - k.start)
+    return tuple(_people.find_entities("".join(masked)))
+
+
+def entities(text: str) -> list[Entity]:
+    """People and bodies the article tells about (cached: the candidate stage and finalize
+    ask it of the same text)."""
+    return list(_entities(text))
+
+
+def norm_key(s: str) -> str:
+    """Text compared without case and punctuation: one question, one fact per telling."""
+    return re.sub(r"\W+", " ", s.lower()).strip()
 
 
 def expand_name(name: str, known: Iterable[str]) -> str:
@@ -290,12 +311,7 @@ def find_candidates(text: str, published: date | None = None) -> Candidates:
     skip = non_fact_lines(text)
     sents = sentences(text)
     facts = _outside(sents, skip)
-    # A name only in a heading or a photo credit is nobody the article tells about.
-    # Names inside a quotation are mostly titles of things, not people of the story.
-    masked = list(text)
-    for k in [*skip, *(Span(*m.span(), "") for m in _QUOTE_RE.finditer(text))]:
-        masked[k.start : k.end] = " " * (k.end - k.start)
-    entities = _people.find_entities("".join(masked))
+    found_entities = entities(text)
     found = _outside(quotes(text), skip)
     return Candidates(
         sentences=sents,
@@ -309,10 +325,10 @@ def find_candidates(text: str, published: date | None = None) -> Candidates:
         ],
         meeting_sentences=[s for s in facts if MEETING_CUE.search(s.text)],
         treaty_sentences=[s for s in facts if TREATY_CUE.search(s.text)],
-        people=[e.name for e in entities if e.kind == "person"],
+        people=[e.name for e in found_entities if e.kind == "person"],
         published=published,
-        entities=entities,
-        quote_frames=quote_frames(text, sents, found, entities),
+        entities=found_entities,
+        quote_frames=quote_frames(text, sents, found, found_entities),
     )
 
 

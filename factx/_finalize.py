@@ -13,7 +13,7 @@ from rapidfuzz import fuzz
 
 from . import _rules as rules
 from ._amounts import amount_in_evidence
-from ._candidates import expand_name, find_candidates
+from ._candidates import expand_name, norm_key, people
 from ._dates import check_weekday, date_in_evidence
 from ._drafts import Draft, Drafts, fields_of
 from ._ground import Grounder
@@ -45,7 +45,7 @@ def finalize(
     """Ground every draft in the text, re-derive its values from evidence, flag failures."""
     text, pub = doc.text, doc.published
     grounder = Grounder(text)
-    people = find_candidates(text, pub).people if drafts.statements or drafts.meetings else []
+    known = people(text) if drafts.statements or drafts.meetings else []
 
     def located(d: Draft) -> dict[str, Any]:
         out = fields_of(d)
@@ -72,7 +72,7 @@ def finalize(
     kept: list[dict[str, Any]] = []
     for d in sorted(drafts.meetings, key=lambda d: d.pos):
         out = located(d)
-        out["participants"] = tuple(expand_name(p, people) for p in out["participants"])
+        out["participants"] = tuple(expand_name(p, known) for p in out["participants"])
         check_date(out, out["evidence"])
         # One meeting told in several sentences: keep the first, but prefer a dated telling.
         same = next((k for k in kept if _same_meeting(k, out)), None)
@@ -84,8 +84,8 @@ def finalize(
     for sd in sorted(drafts.statements, key=lambda d: d.pos):
         out = located(sd)
         out["quote"] = out["evidence"] if out["alignment"] != "none" else out["quote"]
-        out["speaker"] = expand_name(out["speaker"], people)
-        skey = ("s", _norm_key(out["quote"]))
+        out["speaker"] = expand_name(out["speaker"], known)
+        skey = ("s", norm_key(out["quote"]))
         if skey in seen:
             continue
         seen.add(skey)
@@ -98,7 +98,7 @@ def finalize(
         out = located(td)
         base = out["name"]
         out["name"] = rules.with_proper_name(base, out["evidence"])
-        tkey = ("t", _norm_key(base))
+        tkey = ("t", norm_key(base))
         twin = next(
             (i for i, t in enumerate(treaties) if _same_treaty(t, bases[i], out, base)), None
         )
@@ -208,10 +208,6 @@ def _dates_meet(a: str, b: str) -> bool:
     a1, b1 = a1 or a0, b1 or b0
     # ISO strings of mixed precision compare by prefix: "2023-02" covers "2023-02-21".
     return (b0[: len(a1)] <= a1 and a0[: len(b1)] <= b1) or a0.startswith(b0) or b0.startswith(a0)
-
-
-def _norm_key(s: str) -> str:
-    return re.sub(r"\W+", " ", s.lower()).strip()
 
 
 def _flagged(out: dict[str, Any]) -> dict[str, Any]:

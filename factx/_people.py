@@ -267,6 +267,7 @@ def _alias_pattern() -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?P<form>{alts})(?:s)?(?![\w-])")
 
 
+@functools.cache
 def _alias_forms() -> dict[str, tuple[str, ...]]:
     return {name: (name, *aliases) for name, aliases in PEOPLE_ALIASES.items()}
 
@@ -368,6 +369,7 @@ def _part_of(short: str, long: str) -> bool:
     return f" {short} " in f" {long} " or (len(short.split()) == 1 and short == _surname(long))
 
 
+@functools.lru_cache(maxsize=4096)
 def forms(name: str) -> tuple[str, ...]:
     """The forms a person is mentioned by: full name, aliases, surname."""
     forms = [name, *PEOPLE_ALIASES.get(name, ())]
@@ -401,7 +403,3 @@ def mentioned(span: str, entities: Sequence[Entity], *, genitive: bool = True) -
     """Which entities ``span`` names, by any of their forms; a genitive ("Lawrows Reise")
     counts unless ``genitive`` is False."""
     return [e for e in entities if any(find_word(span, f, genitive=genitive) >= 0 for f in e.forms)]
-
-
-def names(entities: Iterable[Entity]) -> list[str]:
-    return [e.name for e in entities]

@@ -8,7 +8,6 @@ this module only asks, and turns answers and settled values into drafts.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from ._candidates import (
     countries_in,
     find_candidates,
     mentions,
+    norm_key,
     places_in,
     sentence_at,
 )
@@ -88,10 +88,6 @@ def treaty_model(countries: tuple[str, ...]) -> type[_Answer]:
 
 
 # ---------------------------------------------------------------------------- strategy
-
-
-def norm_key(s: str) -> str:
-    return re.sub(r"\W+", " ", s.lower()).strip()
 
 
 def clip(s: str, n: int) -> str:
