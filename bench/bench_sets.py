@@ -188,6 +188,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "sets.json")
     ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
     ap.add_argument(
+        "--validated",
+        action="store_true",
+        help="score only the validated view (what `factx extract` writes by default): "
+        "flagged and ungrounded facts left out",
+    )
+    ap.add_argument(
         "--only-annotated",
         action="store_true",
         help="for a set that annotates only some fact types (quotes-dev), ask only the "
@@ -210,6 +216,8 @@ def main() -> None:
     if args.score_only:
         for n in names:
             results = load_results(args.score_only / f"{n}.jsonl")
+            if args.validated:
+                results = [r.validated() for r in results]
             rows.append(summarize(all_sets[n], results, []))
     else:
         with tempfile.TemporaryDirectory(prefix="factx-sets-") as tmp:
@@ -230,6 +238,8 @@ def main() -> None:
                         with open(args.results / f"{n}.jsonl", "w", encoding="utf-8") as fh:
                             for r in results:
                                 fh.write(r.model_dump_json() + "\n")
+                    if args.validated:
+                        results = [r.validated() for r in results]
                     rows.append(summarize(all_sets[n], results, per_article))
     total_s = time.perf_counter() - t_start
     print_table("factx on every gold set", COLUMNS, rows)
