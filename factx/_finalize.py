@@ -7,6 +7,7 @@ silently dropped or passed on. One fact told several times in an article is kept
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
@@ -16,6 +17,7 @@ from ._amounts import amount_in_evidence
 from ._candidates import expand_name, norm_key, people
 from ._dates import check_weekday, date_in_evidence
 from ._drafts import Draft, Drafts, fields_of
+from ._fields import Fields, place_in, words_in
 from ._ground import Grounder
 from ._schemas import (
     SCHEMA_VERSION,
@@ -46,6 +48,7 @@ def finalize(
     text, pub = doc.text, doc.published
     grounder = Grounder(text)
     known = people(text) if drafts.statements or drafts.meetings else []
+    fields = Fields.of(text)
 
     def located(d: Draft) -> dict[str, Any]:
         out = fields_of(d)
@@ -54,13 +57,29 @@ def finalize(
         if g.status != "none" and g.char_start is not None and g.char_end is not None:
             out["evidence"] = text[g.char_start : g.char_end]
         out.update(char_start=g.char_start, char_end=g.char_end, alignment=g.status)
+        if fields.suspicious_at(g.char_start, g.char_end):
+            flags.append("suspicious_instruction")
         out["flags"] = flags
+        out["_window"] = fields.window(g.char_start, g.char_end, out["evidence"])
         return out
 
-    def check_date(out: dict[str, Any], evidence: str) -> None:
+    def check_names(out: dict[str, Any], names: Sequence[str], flag: Flag, skip: str = "") -> None:
+        at = out["char_start"], out["char_end"], out["evidence"]
+        if not all(fields.grounds(n, *at, skip=skip) for n in names):
+            out["flags"].append(flag)
+
+    def check_date(out: dict[str, Any], evidence: str, context: str = "") -> None:
         if out.get("date") and out.get("date_text"):
-            if not date_in_evidence(out["date_text"], out["date"], pub, context=evidence):
+            if not date_in_evidence(
+                out["date_text"], out["date"], pub, context=context or evidence
+            ):
                 out["flags"].append("date_not_in_evidence")
+            elif not words_in(out["date_text"], out["_window"]):
+                out["flags"].append("date_not_in_evidence")
+        elif out.get("date") and out["date"] != doc.source.published:
+            # Undated words may carry the publication date (a quote is dated by its
+            # article), never another one.
+            out["flags"].append("date_not_in_evidence")
         if any(i for i in check_weekday(evidence)):
             out["flags"].append("weekday_mismatch")
 
@@ -74,6 +93,9 @@ def finalize(
         out = located(d)
         out["participants"] = tuple(expand_name(p, known) for p in out["participants"])
         check_date(out, out["evidence"])
+        check_names(out, out["participants"], "participant_not_in_evidence")
+        if out.get("location") and not place_in(out["location"], out["_window"]):
+            out["flags"].append("place_not_in_evidence")
         # One meeting told in several sentences: keep the first, but prefer a dated telling.
         same = next((k for k in kept if _same_meeting(k, out)), None)
         if same is None:
@@ -92,6 +114,10 @@ def finalize(
         surname = out["speaker"].split()[-1] if out["speaker"].split() else ""
         if surname and surname.lower() not in text.lower():
             out["flags"].append("speaker_not_in_text")
+        else:
+            check_names(out, [out["speaker"]], "speaker_not_in_evidence", skip=out["quote"])
+        # A quote's date words stand in its frame, outside the quote: read them there.
+        check_date(out, out["evidence"], context=out["_window"])
         statements.append(Statement(**_flagged(out)))
     bases: list[str] = []  # each kept treaty's name as the model gave it
     for td in sorted(drafts.treaties, key=lambda d: d.pos):
@@ -115,6 +141,7 @@ def finalize(
             continue
         seen.add(tkey)
         check_date(out, out["evidence"])
+        check_names(out, out["parties"], "party_not_in_evidence")
         if not _name_in(out["name"], out["evidence"]):
             out["flags"].append("name_not_in_evidence")
         if twin is None:
@@ -133,8 +160,9 @@ def finalize(
         if out.get("period") and out.get("period_text"):
             if not date_in_evidence(
                 out["period_text"], out["period"], pub, context=out["evidence"]
-            ):
+            ) or not (out["period_from_context"] or words_in(out["period_text"], out["_window"])):
                 out["flags"].append("date_not_in_evidence")
+        check_names(out, out["parties"], "party_not_in_evidence")
         figures.append(TradeFigure(**_flagged(out)))
     return ArticleFacts(
         article_id=doc.id,
@@ -212,4 +240,5 @@ def _dates_meet(a: str, b: str) -> bool:
 
 def _flagged(out: dict[str, Any]) -> dict[str, Any]:
     out["flags"] = tuple(dict.fromkeys(out["flags"]))
+    out.pop("_window", None)
     return out

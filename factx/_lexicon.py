@@ -100,6 +100,15 @@ ROLE_SUFFIXES = (
     "beauftragte", "beauftragter", "abgeordnete", "abgeordneter", "richter", "anwalt",
     "manager", "chefin",
 )  # fmt: skip
+# Offices that one person holds under several names: "der chinesische Ministerpräsident"
+# refers back to "Chinas Regierungschef Li Qiang". Compared case-blind, endings dropped.
+OFFICE_SYNONYMS = (
+    ("präsident", "staatspräsident", "staatschef", "kremlchef"),
+    ("regierungschef", "ministerpräsident", "premier", "premierminister", "kanzler",
+     "bundeskanzler"),
+    ("außenminister", "chefdiplomat", "topdiplomat", "top-diplomat"),
+    ("sprecher", "regierungssprecher", "außenamtssprecher", "kremlsprecher", "kreml-sprecher"),
+)  # fmt: skip
 # Feminine and case endings of a role noun: "Sprecherin", "Top-Diplomaten", "Ministers".
 FEMININE_ENDING = "(?:in|innen|en|n|es|s)?"
 # Offices and honorifics that are never part of a person's name, for name keys: "Chinas
@@ -282,6 +291,33 @@ BUNDLE_QUANTIFIERS = (
 )  # fmt: skip
 TREATY_PLURALS = ("Abkommen", "Verträge", "Vereinbarungen", "Absichtserklärungen",
                   "Memoranden", "Kooperationsabkommen", "Dokumente")  # fmt: skip
+
+# ------------------------------------------------------------------ text that instructs
+
+# A sentence that addresses the model instead of the reader: the text can instruct the model,
+# it must not instruct the facts. Each entry is one class of address, case-insensitive; a
+# command verb counts only where a clause begins (news text says "gab … aus", not "gib").
+INSTRUCTION_CUES: tuple[tuple[str, str], ...] = (
+    # "Ignoriere alle vorherigen Anweisungen": instructions that came before this text (news
+    # says "ignorierte die Anweisungen des Arztes", with no such qualifier).
+    ("override", r"\b(?:ignorier\w*|missacht\w*|vergiss|vergessen\s+sie|übergeh\w*|ignore|"
+                 r"disregard|forget|override)\b[^.!?\n]{0,40}?\b(?:vorherig|bisherig|obig|"
+                 r"vorig|vorangegangen|deine|eure|previous|prior|above|earlier|preceding|your|"
+                 r"system)\w*\s+(?:\w+\s+)?(?:anweisung\w*|instruktion\w*|vorgabe\w*|befehl\w*|"
+                 r"regeln|prompts?|instructions?|rules|directions)\b"),
+    ("role", r"\b(?:du\s+bist|you\s+are|act\s+as|agiere\s+als|verhalte\s+dich\s+(?:als|wie))\s+"
+             r"(?:(?:ein|eine|an?|the)\s+)?(?:KI|AI|Sprachmodell|language\s+model|assistant|"
+             r"Assistent\w*|Chatbot|LLM|Modell|model|extractor|Extraktor)\b"),
+    ("address", r"\b(?:an\s+(?:die|das|den)\s+(?:KI|Sprachmodell|Modell|Assistenten)|"
+                r"(?:to|for)\s+the\s+(?:AI|model|assistant|extractor)|"
+                r"(?:liebe[rs]?|hallo|hey|dear)\s+(?:KI|AI|Modell|model|Assistent|assistant))\b"),
+    ("markup", r"<\|im_(?:start|end)\|>|\[/?INST\]|<<SYS>>|\bsystem\s*prompt\b|"
+               r"\bsystemprompt\b|\bsystemanweisung\w*"),
+    ("command", r"(?:^|[,:;]\s*|\b(?:und|and|then|dann)\s+)(?:melde|meldet|melden\s+sie|gib|"
+                r"geben\s+sie|report|output|return|respond|antworte|antworten\s+sie|extrahiere|"
+                r"extrahieren\s+sie|trage|tragen\s+sie|schreibe|schreiben\s+sie|erfasse|"
+                r"erfassen\s+sie|record|extract)\b"),
+)  # fmt: skip
 
 # ------------------------------------------------------------------------ not-a-fact lines
 

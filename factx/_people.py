@@ -135,6 +135,22 @@ _SAID_NAME = re.compile(
 )
 
 
+_ROLE_ENDINGS = ("innen", "in", "en", "es", "n", "s")
+
+
+@functools.lru_cache(maxsize=16384)
+def role_of(word: str) -> str | None:
+    """The office a word names, case and endings dropped: "Ministerpräsidenten" ->
+    "ministerpräsident", "Kreml-Sprecherin" -> "kreml-sprecher"; None for other words."""
+    if not _ROLE_WORD.search(word):
+        return None
+    key = word.casefold()
+    for ending in _ROLE_ENDINGS:
+        if key.endswith(ending) and _ROLE_WORD.search(key[: -len(ending)]):
+            return key[: -len(ending)]
+    return key
+
+
 _INITIAL_RE = re.compile(r"[A-Z]\.")
 _LAST_WORD = re.compile(r"([\w-]+)\W*$")
 
@@ -383,6 +399,11 @@ def forms(name: str) -> tuple[str, ...]:
 def _word_re(form: str, genitive: bool) -> re.Pattern[str]:
     ending = "(?:s)?" if genitive else ""
     return re.compile(rf"(?<![\w-]){re.escape(form)}{ending}(?![\w-])")
+
+
+def word_pattern(form: str, *, genitive: bool = True) -> re.Pattern[str]:
+    """``form`` as whole words, a genitive "s" allowed unless ``genitive`` is False."""
+    return _word_re(form, genitive)
 
 
 def find_word(text: str, form: str, *, genitive: bool = True) -> int:

@@ -27,6 +27,7 @@ from ._candidates import (
     sentence_at,
 )
 from ._drafts import Drafts, MeetingDraft, StatementDraft, TradeDraft, TreatyDraft
+from ._fields import Fields, place_in
 from ._prompts import Prompts
 from ._schemas import Document
 from ._speakers import QuoteFrame, can_say
@@ -192,10 +193,10 @@ def _trade(
         before=doc.text[before.start : sent.start],
         previous=drafts.trade_figures[-1].period if drafts.trade_figures else None,
     )
-    parties = [c for c in countries_in(sent.text) if c in ("Russland", "China")] or [
-        "China",
-        "Russland",
-    ]
+    # The parties are the countries the words around the figure name: the beat's two in its
+    # sentence, else in its window, else any named there; none where none is named.
+    window = Fields.of(doc.text).window(sent.start, sent.end, sent.text)
+    parties = _beat(countries_in(sent.text)) or _beat(countries_in(window)) or countries_in(window)
     drafts.trade_figures.append(
         TradeDraft(
             value=float(amount.value),
@@ -212,6 +213,10 @@ def _trade(
             period_from_context=from_context,
         )
     )
+
+
+def _beat(countries: list[str]) -> list[str]:
+    return [c for c in countries if c in ("Russland", "China")]
 
 
 def _meeting(
@@ -262,6 +267,11 @@ def _meeting(
     if len(participants) < 2:
         return
     location = ans.location if ans is not None else "none"
+    # The model chooses among the article's places; a place the words around the sentence
+    # do not name is not this meeting's (finalize would flag it, and the meeting with it).
+    fields = Fields.of(doc.text)
+    if location != "none" and not place_in(location, fields.window(s.start, s.end, s.text)):
+        location = "none"
     kind = rules.kind(s.text)
     status = rules.tense(s.text) or (ans.status if ans is not None else "held")
     for i, (iso, raw) in enumerate(rules.meeting_dates(s.text, doc.published)):

@@ -29,6 +29,12 @@ Flag = Literal[
     "weekday_mismatch",  # "Dienstag, 22. Februar 2023": the weekday does not fit the date
     "speaker_not_in_text",  # the named speaker does not occur in the article
     "name_not_in_evidence",  # most words of the treaty's name are not in its evidence
+    # The fields, checked in the evidence's window (its sentences, two before, one after):
+    "participant_not_in_evidence",  # a meeting's participant is not named there
+    "party_not_in_evidence",  # a treaty's or trade figure's party is not named there
+    "speaker_not_in_evidence",  # the speaker is named in the article, but not there
+    "place_not_in_evidence",  # the meeting's place is not named there
+    "suspicious_instruction",  # the evidence lies in a sentence that addresses the model
 ]
 
 

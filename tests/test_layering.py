@@ -27,12 +27,15 @@ ALLOWED: dict[str, set[str]] = {
     "_prompts": {"_errors"},
     "_client": {"_settings", "_errors"},
     "_local": {"_settings", "_errors"},
+    "_fields": {"_candidates", "_lexicon", "_people"},
     "_questions": {
         "_rules", "_candidates", "_drafts", "_amounts", "_prompts", "_schemas", "_speakers",
+        "_fields",
     },
     "_whole": {"_drafts", "_amounts", "_dates", "_prompts", "_schemas", "_settings"},
     "_finalize": {
         "_rules", "_candidates", "_drafts", "_ground", "_amounts", "_dates", "_schemas",
+        "_fields",
     },
     "_extract": {
         "_client", "_drafts", "_errors", "_finalize", "_prompts", "_questions", "_schemas",
@@ -63,6 +66,7 @@ PURE = {
     "_dates",
     "_ground",
     "_candidates",
+    "_fields",
     "_crosscheck",
     "_names",
     "_lexicon",
