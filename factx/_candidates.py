@@ -25,7 +25,7 @@ from ._lexicon import (
     words,
 )
 from ._people import Entity
-from ._speakers import QuoteFrame, in_sight, settled_speaker
+from ._speakers import QuoteFrame, in_sight, pronoun_speaker, settled_speaker
 
 # ---------------------------------------------------------------------------- sentences
 
@@ -288,6 +288,14 @@ def quote_frames(
     # Where each entity is first named, by any form: "named before sentence i" in O(1).
     first = {id(e): min((p for f in e.forms if (p := _people.find_word(text, f)) >= 0),
                         default=len(text)) for e in entities}  # fmt: skip
+    # Whom "sagte er" stands for is named in a sentence of the text: not in a heading or a
+    # caption, nor in any line that does not end like a sentence.
+    skip = non_fact_lines(text)
+    said = [
+        bool(_SENTENCE_END.search(s.text.strip()))
+        and not any(k.start <= s.start < k.end for k in skip)
+        for s in sents
+    ]
     out = []
     for q in found:
         idx = bisect.bisect_right(starts, q.start) - 1
@@ -299,6 +307,9 @@ def quote_frames(
         first_s, last_s = sents[idx], sents[last]
         whole = text[first_s.start : last_s.end]
         speaker = settled_speaker(whole, q.text, entities)
+        if speaker is None:
+            before = [texts[i] for i in range(max(0, idx - 6), idx) if said[i]]
+            speaker = pronoun_speaker(whole, q.text, before, entities)
         named_before = [e for e in entities if first[id(e)] < first_s.start]
         context, names = in_sight(texts, idx, entities, named_before=named_before)
         if last > idx:

@@ -105,6 +105,20 @@ def is_given_name(word: str) -> bool:
 
 _EXTRA_GIVEN = frozenset(EXTRA_GIVEN_NAMES)
 
+
+@functools.lru_cache(maxsize=4096)
+def gender(name: str) -> Literal["m", "f"] | None:
+    """What a person's given name says of their gender ("Janet Yellen" -> "f"); None where
+    it says nothing (an unknown or family-first name)."""
+    words = name.split()
+    if len(words) < 2:
+        return None
+    g = str(_given_names().get_gender(words[0]))
+    return (
+        "m" if g in ("male", "mostly_male") else "f" if g in ("female", "mostly_female") else None
+    )
+
+
 # ------------------------------------------------------------------------------ patterns
 
 _CAP = r"[A-ZÄÖÜ][a-zäöüßéèáàëïçğşćčšžńłõãâêôíóúñ'’]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
@@ -385,11 +399,24 @@ def _part_of(short: str, long: str) -> bool:
     return f" {short} " in f" {long} " or (len(short.split()) == 1 and short == _surname(long))
 
 
+# Every spelling in the alias table -> its whole row: "Patrushev" -> ("Nikolai Patruschew", …).
+PEOPLE_ALIASES_ROWS = tuple((canon, *aliases) for canon, aliases in PEOPLE_ALIASES.items())
+_ALIAS_ROWS = {
+    spelling: (canon, *aliases)
+    for canon, aliases in PEOPLE_ALIASES.items()
+    for spelling in (canon, *aliases)
+}
+
+
 @functools.lru_cache(maxsize=4096)
 def forms(name: str) -> tuple[str, ...]:
-    """The forms a person is mentioned by: full name, aliases, surname."""
-    forms = [name, *PEOPLE_ALIASES.get(name, ())]
+    """The forms a person is mentioned by: full name, aliases, surname. A name spelled in
+    one transliteration ("Nikolai Patrushev") has the other spellings of its row too."""
     sur = _surname(name)
+    row = _ALIAS_ROWS.get(name) or next(
+        (r for r in PEOPLE_ALIASES_ROWS if len(name.split()) > 1 and same_person(name, r[0])), ()
+    )
+    forms = [name, *row]
     if sur != name and len(sur) >= 2:
         forms.append(sur)
     return tuple(dict.fromkeys(forms))

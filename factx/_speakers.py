@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._lexicon import FIRST_PERSON_SINGULAR, SPEECH_PREPOSITIONS, SPEECH_VERBS, compile_words
-from ._people import Entity, mentioned
+from ._people import Entity, find_word, gender, mentioned
 
 _SPEECH = compile_words(SPEECH_VERBS)
 _SPEECH_PREP = compile_words(SPEECH_PREPOSITIONS)
@@ -27,6 +27,13 @@ _PRONOUN_SPEAKER = re.compile(
     rf"{_SPEECH.pattern}\s+{_PRONOUN}\b|\b{_PRONOUN}\s+(?:\w+\s+)?{_SPEECH.pattern}"
 )
 _QUOTE_MARKS = '„“”"»«‚‘’'
+# The same frames, with the pronoun and the verb named: "sagte er", "Sie warnte".
+_PRONOUN_FRAME = re.compile(
+    rf"(?P<v1>{_SPEECH.pattern})\s+(?P<p1>er|sie)\b|\b(?P<p2>er|sie|Er|Sie)\s+(?:\w+\s+)?"
+    rf"(?P<v2>{_SPEECH.pattern})"
+)
+ANTECEDENT_REACH = 3
+"""Sentences before a quote in which "sagte er" looks for whom "er" is."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,38 @@ def settled_speaker(sentence: str, quote: str, entities: Sequence[Entity]) -> En
         return people[0]
     if not people and len(named) == 1:
         return named[0]
+    return None
+
+
+def pronoun_speaker(
+    sentence: str, quote: str, before: Sequence[str], entities: Sequence[Entity]
+) -> Entity | None:
+    """ "„…“, sagte er." / "Sie warnte: „…“": the person the pronoun stands for.
+
+    That is the person named first (the subject, as a rule) in the nearest sentence that
+    names one, among those the given name does not give the other gender: the quote's own
+    sentence before the pronoun, then up to ``ANTECEDENT_REACH`` sentences before it
+    (``before``, nearest last, headings and captions left out). "sagten sie" is several
+    people: None.
+    """
+    rest = _without_quote(sentence, quote)
+    m = _PRONOUN_FRAME.search(rest)
+    if m is None:
+        return None
+    verb, pronoun = m.group("v1") or m.group("v2"), (m.group("p1") or m.group("p2")).lower()
+    if verb.endswith("en"):
+        return None
+    other = "f" if pronoun == "er" else "m"
+    people = [e for e in entities if e.kind == "person"]
+    for span in [rest[: m.start()], *reversed(before[-ANTECEDENT_REACH:])]:
+        named = sorted(
+            ((min(p for f in e.forms if (p := find_word(span, f)) >= 0), e)
+             for e in mentioned(span, people)),
+            key=lambda pe: pe[0],
+        )  # fmt: skip
+        fitting = [e for _, e in named if gender(e.name) != other]
+        if fitting:
+            return fitting[0]
     return None
 
 

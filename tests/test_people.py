@@ -106,3 +106,11 @@ def test_a_one_word_alias_belongs_to_the_namesake_the_article_names() -> None:
 def test_a_misspelt_repeat_of_a_name_is_the_same_person() -> None:
     text = "Xi Jinping empfing die Gäste. Später dankte Xi Jiinping den Organisatoren."
     assert people(text) == ["Xi Jinping"]
+
+
+def test_a_name_in_one_transliteration_has_its_other_spellings() -> None:
+    from factx._people import forms
+
+    # The alias table's row, found by the person, not by a shared family name.
+    assert "Patruschew" in forms("Nikolai Patrushev")
+    assert "Wang Yi" not in forms("Wang Wenbin")

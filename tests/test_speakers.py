@@ -84,3 +84,40 @@ def test_quotes_in_headings_and_credit_lines_are_no_statements() -> None:
     ]
     cand = find_candidates(text)
     assert [f.quote for f in cand.quote_frames] == ["Das Geld ist gut angelegt"]
+
+
+# ------------------------------------------------------------------ "sagte er", "Sie warnte"
+
+PAIR = (
+    "Der Minister Anton Keller traf am Montag die Abgeordnete Clara Hufnagel in Kasan. "
+    "Beide sprachen über den Hafen."
+)
+
+
+@pytest.mark.parametrize(
+    ("quote_sentence", "speaker"),
+    [
+        # The first person named in the nearest sentence that names one: the subject.
+        ("„Der Hafen wird bis zum Sommer fertig“, sagte er.", "Anton Keller"),
+        # "sie" is not Anton: his given name says so.
+        ("Sie warnte: „Der Hafen wird teurer als geplant.“", "Clara Hufnagel"),
+        # Several people: nobody in particular.
+        ("„Der Hafen wird bis zum Sommer fertig“, sagten sie.", None),
+    ],
+)
+def test_a_pronoun_speaks_for_the_person_named_before(
+    quote_sentence: str, speaker: str | None
+) -> None:
+    text = f"{PAIR}\n\n{quote_sentence}"
+    (frame,) = find_candidates(text).quote_frames
+    assert (frame.speaker.name if frame.speaker else None) == speaker
+
+
+def test_a_caption_is_no_antecedent_of_a_pronoun() -> None:
+    text = (
+        "Der Minister Anton Keller sprach am Montag in Kasan über den Hafen.\n\n"
+        "Der Gouverneur Rustam Ilgisow und sein Stab auf dem Weg zum Hafen von Kasan am Montag\n\n"
+        "„Der Hafen wird bis zum Sommer fertig“, sagte er."
+    )
+    (frame,) = find_candidates(text).quote_frames
+    assert frame.speaker is not None and frame.speaker.name == "Anton Keller"
