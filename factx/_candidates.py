@@ -277,6 +277,9 @@ def _outside(spans: list[Span], skip: list[Span]) -> list[Span]:
     return [s for s in spans if not any(k.start <= s.start < k.end for k in skip)]
 
 
+_OPENING = ' \n„“"»«‚'
+
+
 def quote_frames(
     text: str, sents: list[Span], found: list[Span], entities: list[Entity]
 ) -> list[QuoteFrame]:
@@ -306,6 +309,13 @@ def quote_frames(
         last = last if last < len(sents) else idx
         first_s, last_s = sents[idx], sents[last]
         whole = text[first_s.start : last_s.end]
+        # "Zypries sieht darin eine Bestätigung:" on its own line, the quote on the next.
+        if (
+            idx > 0
+            and not text[first_s.start : q.start].strip(_OPENING)
+            and texts[idx - 1].rstrip().endswith(":")
+        ):
+            whole = text[sents[idx - 1].start : last_s.end]
         speaker = settled_speaker(whole, q.text, entities)
         if speaker is None:
             before = [texts[i] for i in range(max(0, idx - 6), idx) if said[i]]

@@ -69,6 +69,9 @@ SPEECH_VERBS = (
     "hieß", "heißt", "verlautete", "zeigte", "kündigte", "appellierte", "stellte",
     "begründete", "argumentierte", "glaubt", "glaubte", "findet", "fand", "ließ",
 )  # fmt: skip
+# Verbs with which an outlet says what it printed: "…“, schreibt die „Computerwoche“.
+OUTLET_VERBS = ("schreibt", "schrieb", "berichtet", "berichtete", "meldet", "meldete",
+                "kommentiert", "kommentierte", "titelt", "titelte")  # fmt: skip
 # A quote in the first person singular is a person's: a ministry or a party says "wir".
 FIRST_PERSON_SINGULAR = ("ich", "Ich", "mich", "mir", "mein", "meine", "meinen", "meinem",
                          "meiner", "meines")  # fmt: skip
@@ -98,7 +101,7 @@ ROLE_SUFFIXES = (
     "sekretär", "direktor", "leiter", "vorsitzende", "vorsitzender", "botschafter",
     "diplomat", "politiker", "experte", "analyst", "trainer", "funktionär", "kommissar",
     "beauftragte", "beauftragter", "abgeordnete", "abgeordneter", "richter", "anwalt",
-    "manager", "chefin",
+    "manager", "chefin", "unternehmer", "forscher", "wissenschaftler",
 )  # fmt: skip
 # Offices that one person holds under several names: "der chinesische Ministerpräsident"
 # refers back to "Chinas Regierungschef Li Qiang". Compared case-blind, endings dropped.

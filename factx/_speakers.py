@@ -13,7 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._lexicon import FIRST_PERSON_SINGULAR, SPEECH_PREPOSITIONS, SPEECH_VERBS, compile_words
+from ._lexicon import (
+    FIRST_PERSON_SINGULAR,
+    OUTLET_VERBS,
+    SPEECH_PREPOSITIONS,
+    SPEECH_VERBS,
+    compile_words,
+)
 from ._people import Entity, find_word, gender, mentioned
 
 _SPEECH = compile_words(SPEECH_VERBS)
@@ -27,6 +33,11 @@ _PRONOUN_SPEAKER = re.compile(
     rf"{_SPEECH.pattern}\s+{_PRONOUN}\b|\b{_PRONOUN}\s+(?:\w+\s+)?{_SPEECH.pattern}"
 )
 _QUOTE_MARKS = '„“”"»«‚‘’'
+# "schreibt die „Computerwoche“": an outlet's title in quotation marks right after the verb.
+_OUTLET = re.compile(
+    rf"{compile_words(OUTLET_VERBS).pattern}\s+(?:die|der|das|den|dem)\s+[„“\"»«]"
+    r"(?P<title>[^„“”\"»«]{2,40})[“”\"«»]"
+)
 # The same frames, with the pronoun and the verb named: "sagte er", "Sie warnte".
 _PRONOUN_FRAME = re.compile(
     rf"(?P<v1>{_SPEECH.pattern})\s+(?P<p1>er|sie)\b|\b(?P<p2>er|sie|Er|Sie)\s+(?:\w+\s+)?"
@@ -76,6 +87,11 @@ def settled_speaker(sentence: str, quote: str, entities: Sequence[Entity]) -> En
     people = [e for e in named if e.kind == "person"]
     if len(people) == 1:
         return people[0]
+    outlet = _OUTLET.search(sentence.replace(quote, " "))
+    if not people and outlet is not None:
+        title = outlet.group("title").strip()
+        # Not one of the article's entities: "first" is its place in the sentence.
+        return Entity(title, "org", sentence.find(title), (title,))
     if not people and len(named) == 1:
         return named[0]
     return None

@@ -121,3 +121,32 @@ def test_a_caption_is_no_antecedent_of_a_pronoun() -> None:
     )
     (frame,) = find_candidates(text).quote_frames
     assert frame.speaker is not None and frame.speaker.name == "Anton Keller"
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        # An outlet by its title in quotation marks, right after a verb of printing.
+        ("Die Finanzministerin Gerda Pfisterer sprach am Montag.\n\n„Der Markt wächst schneller "
+         "als erwartet“, schreibt die „Handelspost“.", "Handelspost"),
+        # The line before ends with a colon: it introduces the quote on the next line.
+        ("Die Finanzministerin Gerda Pfisterer sieht darin eine Bestätigung:\n„Das Geld ist gut "
+         "angelegt, und das bleibt so.“", "Gerda Pfisterer"),
+        # A role noun in a compound ("Medienunternehmer") introduces an unknown name.
+        ("Der Medienunternehmer Wuttikorn Pradabsin rief am Abend aus: „Wir geben nicht auf, "
+         "niemals!“", "Wuttikorn Pradabsin"),
+    ],
+)  # fmt: skip
+def test_more_frames_that_settle_the_speaker(text: str, speaker: str) -> None:
+    (frame,) = find_candidates(text).quote_frames
+    assert frame.speaker is not None and frame.speaker.name == speaker
+
+
+def test_an_outlet_addressed_is_no_speaker() -> None:
+    # "sagte … der „Handelspost“": the paper is whom she told it to.
+    text = (
+        "Die Finanzministerin Gerda Pfisterer sprach am Montag.\n\n„Der Markt wächst schneller "
+        "als erwartet“, sagte Pfisterer der „Handelspost“."
+    )
+    (frame,) = find_candidates(text).quote_frames
+    assert frame.speaker is not None and frame.speaker.name == "Gerda Pfisterer"
