@@ -20,6 +20,7 @@ from ._lexicon import (
     CREDIT_LEADS,
     MEETING_NOUNS,
     MEETING_VERBS,
+    TITLE_CONNECTORS,
     TREATY_NOUN_SUFFIXES,
     TREATY_NOUNS,
     words,
@@ -73,7 +74,9 @@ def paragraphs(text: str) -> list[Span]:
 # ------------------------------------------------------------------------------ quotes
 
 # Tried in order at each position; „…’ is a typo seen in real articles, so it comes last.
-_QUOTE_PAIRS = [("„", "“"), ("“", "”"), ("»", "«"), ("«", "»"), ('"', '"'), ("‚", "‘"), ("„", "’")]
+# Web text mixes its marks: "„…"" (German opening, typewriter closing) is one quote too.
+_QUOTE_PAIRS = [("„", "“"), ("„", '"'), ("“", "”"), ("»", "«"), ("«", "»"), ('"', '"'), ("‚", "‘"),
+                ("„", "’")]  # fmt: skip
 _QUOTE_RE = re.compile(
     "|".join(
         rf"{re.escape(o)}(?P<q{i}>[^{re.escape(o + c)}\n]{{3,}}?){re.escape(c)}"
@@ -85,9 +88,18 @@ MIN_QUOTE_WORDS = 4
 
 def _title_case(inner: str) -> bool:
     # "New Overland Grain Corridor", "Fédération Internationale de Football Association":
-    # every word of four letters or more capitalised is a name or a title, not speech.
-    ws = [w for w in re.findall(r"[^\W\d_][\w'’-]*", inner) if len(w) >= 4]
-    return len(ws) >= 2 and all(w[0].isupper() for w in ws)
+    # every word of four letters or more capitalised is a name or a title, not speech. But
+    # German capitalises its nouns: "Vielfalt ist Programm in Rumänien" is speech. Words
+    # in lower case between German common nouns make a German phrase, not a title; the
+    # connectors of names ("Tag der Deutschen Einheit") do not.
+    words = re.findall(r"[^\W\d_][\w'’-]*", inner)
+    ws = [w for w in words if len(w) >= 4]
+    if len(ws) < 2 or not all(w[0].isupper() for w in ws):
+        return False
+    if any(w[0].islower() and w not in TITLE_CONNECTORS for w in words):
+        common = sum(_people.is_common_word(w) for w in ws)
+        return 2 * common < len(ws)
+    return True
 
 
 def quotes(text: str) -> list[Span]:

@@ -76,7 +76,9 @@ OUTLET_VERBS = ("schreibt", "schrieb", "berichtet", "berichtete", "meldet", "mel
 FIRST_PERSON_SINGULAR = ("ich", "Ich", "mich", "mir", "mein", "meine", "meinen", "meinem",
                          "meiner", "meines")  # fmt: skip
 # "laut Peskow", "nach Angaben des Kreml": attribution without a verb.
-SPEECH_PREPOSITIONS = ("laut", "Laut", "zufolge", "nach Angaben", "Nach Angaben", "wie")
+SPEECH_PREPOSITIONS = ("laut", "Laut", "zufolge", "nach Angaben", "Nach Angaben", "wie",
+                       "nach Auffassung", "Nach Auffassung", "nach Ansicht", "Nach Ansicht",
+                       "nach Meinung", "Nach Meinung", "nach Worten", "Nach Worten")  # fmt: skip
 
 # ------------------------------------------------------------------------------- people
 
@@ -294,6 +296,11 @@ BUNDLE_QUANTIFIERS = (
 )  # fmt: skip
 TREATY_PLURALS = ("Abkommen", "Verträge", "Vereinbarungen", "Absichtserklärungen",
                   "Memoranden", "Kooperationsabkommen", "Dokumente")  # fmt: skip
+
+# Lower-case words that names of things are joined by: "Tag der Deutschen Einheit",
+# "Ministerium für Staatssicherheit". Any other lower-case word makes a phrase speech.
+TITLE_CONNECTORS = frozenset("der die das des dem den von vom für und zu zur zum de du la le "
+                             "of the and".split())  # fmt: skip
 
 # ------------------------------------------------------------------ text that instructs
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -98,9 +99,15 @@ def is_given_name(word: str) -> bool:
         return True
     if word in NOT_NAME or is_common_word(word):
         return False
-    return str(_given_names().get_gender(word)) in {
-        "male", "female", "mostly_male", "mostly_female",
-    }  # fmt: skip
+    # The lexicon spells most names without accents: "Néstor" is "Nestor".
+    return any(
+        str(_given_names().get_gender(w)) in {"male", "female", "mostly_male", "mostly_female"}
+        for w in dict.fromkeys((word, _unaccented(word)))
+    )
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 _EXTRA_GIVEN = frozenset(EXTRA_GIVEN_NAMES)

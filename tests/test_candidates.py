@@ -104,3 +104,25 @@ def test_a_title_in_quotation_marks_is_no_quote(text: str) -> None:
 def test_speech_in_quotation_marks_is_a_quote_even_with_many_nouns() -> None:
     text = "Er sagte: „Die Bahn Und Post Arbeiten gut zusammen.“"
     assert [q.text for q in quotes(text)] == ["Die Bahn Und Post Arbeiten gut zusammen."]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        # German capitalises nouns: a phrase with a verb or a preposition is speech.
+        ("Sie nannte es „Vielfalt ist Programm in Brandenburg“ am Montag.",
+         ["Vielfalt ist Programm in Brandenburg"]),
+        ("Er warnte vor der „Schnüffelei in den Klassenzimmern“ der Stadt.",
+         ["Schnüffelei in den Klassenzimmern"]),
+        # Names of things stay names: English title case, or joined by "der", "für".
+        ("Sie eröffneten den „Northern Sea Freight Corridor“ im Mai.", []),
+        ("Er sprach am „Tag der Deutschen Einheit“ in Halle.", []),
+        # A German opening mark closed by a typewriter one.
+        ('„Das ist eine Zahl, die sonst keiner schafft", sagte sie.',
+         ["Das ist eine Zahl, die sonst keiner schafft"]),
+    ],
+)  # fmt: skip
+def test_quotes_and_names_of_things(sentence: str, found: list[str]) -> None:
+    from factx._candidates import quotes
+
+    assert [q.text for q in quotes(sentence)] == found
