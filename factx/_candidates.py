@@ -17,6 +17,7 @@ from . import _people
 from ._amounts import AmountMatch, find_amounts
 from ._lexicon import (
     ABBREVIATIONS,
+    COUNTRIES,
     CREDIT_LEADS,
     MEETING_NOUNS,
     MEETING_VERBS,
@@ -152,17 +153,6 @@ def expand_name(name: str, known: Iterable[str]) -> str:
 
 # --------------------------------------------------------------------------- countries
 
-COUNTRIES = {
-    "Russland": ("Russland", "Russlands", "Moskau", "Kreml", "russisch"),
-    "China": ("China", "Chinas", "Peking", "chinesisch", "Volksrepublik"),
-    "USA": ("USA", "Vereinigten Staaten", "Vereinigte Staaten", "Washington", "amerikanisch"),
-    "Ukraine": ("Ukraine", "Kiew", "ukrainisch"),
-    "Kasachstan": ("Kasachstan",),
-    "Indien": ("Indien", "indisch"),
-    "Nordkorea": ("Nordkorea",),
-    "Europäische Union": ("EU", "Europäische Union", "Europäischen Union"),
-    "Vereinigtes Königreich": ("Vereinigte Königreich", "Großbritannien", "britisch"),
-}
 PLACES = (
     "Moskau",
     "Peking",
