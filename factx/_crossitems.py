@@ -33,12 +33,16 @@ Window = tuple[date, date]
 
 @lru_cache(maxsize=65536)
 def parse_window(text: str | None) -> Window | None:
-    """ISO ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or ``START..END`` as first and last day."""
+    """ISO ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``, ``START..END`` or ``..END`` (a target's
+    deadline: from ``date.min``) as first and last day."""
     if not text:
         return None
     if ".." in text:
         start, _, end = text.partition("..")
-        a, b = parse_window(start.strip()), parse_window(end.strip())
+        b = parse_window(end.strip())
+        if not start.strip():  # "..2024": a deadline, open towards the past
+            return (date.min, b[1]) if b else None
+        a = parse_window(start.strip())
         return (a[0], b[1]) if a and b and a[0] <= b[1] else None
     parts = text.strip().split("-")
     try:
@@ -73,6 +77,11 @@ def _width(w: Window | None) -> int:
 def _fmt_window(w: Window | None) -> str:
     if w is None:
         return "undated"
+    if w[0] == date.min:  # a deadline: "..2024", "..2024-06", "..2024-06-30"
+        end = w[1]
+        if (end.month, end.day) == (12, 31):
+            return f"..{end.year}"
+        return f"..{end.isoformat()[:7] if end == _month_end(end) else end.isoformat()}"
     if w[0] == w[1]:
         return w[0].isoformat()
     if w[0].day == 1 and w[1] == _month_end(w[0]):
@@ -102,6 +111,10 @@ class _Item:
     source: str  # independence key: identical texts under two ids count once
     published: date | None
     window: Window | None = None
+    outlet: str | None = None
+    # When the article came out: its publication day, or for an article without one a
+    # window read from the dates of its own text (see _crosscheck.text_window).
+    pubwin: Window | None = None
     names: list[str] = field(default_factory=list)  # how its names were merged, for the rule
 
     def resolved(self, raw: str, entity: Resolved) -> Resolved:
@@ -159,6 +172,8 @@ class _Findings:
     ) -> None:
         items = list(items)
         refs = tuple(sorted({i.ref for i in items}, key=_ref_order))
+        # Every finding explains itself: the rule is in its message too.
+        message = f"{message.rstrip('.')}. Rule: {rule}."
         notes = sorted({n for i in items for n in i.names})
         if notes:
             rule = f"{rule}; names: {'; '.join(notes)}"
@@ -184,7 +199,11 @@ def _ref_order(r: FactRef) -> tuple[str, str, int]:
 
 
 def _articles(items: Iterable[_Item]) -> str:
-    return ", ".join(sorted({i.ref.article_id for i in items}))
+    """The sources of ``items``: article ids, each with its outlet where it is known."""
+    outlets: dict[str, str | None] = {}
+    for i in items:
+        outlets[i.ref.article_id] = outlets.get(i.ref.article_id) or i.outlet
+    return ", ".join(f"{a} ({o})" if o else a for a, o in sorted(outlets.items()))
 
 
 def _independent(items: Iterable[_Item]) -> int:
