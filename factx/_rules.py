@@ -322,7 +322,8 @@ def metric_of_label(label: str | None) -> TradeMetric:
 
 def is_target(sentence: str, start: int, end: int) -> bool:
     """A figure aimed at rather than reached: a verb of aiming, or a verb of raising after a
-    modal verb or "zu", in the amount's clause."""
+    modal verb or "zu", in the amount's clause. A forecast ("wird … auf 250 Milliarden
+    steigen") is taken as a target too: it is not a result either."""
     lo, hi = _clause(sentence, start)
     clause = sentence[lo:hi]
     if _AIMED.search(clause):
