@@ -190,7 +190,7 @@ def _trade(
         start - sent.start,
         doc.published,
         before=doc.text[before.start : sent.start],
-        previous=drafts.trade_figures[-1].period if drafts.trade_figures else None,
+        previous=_period_passed_on(drafts),
     )
     parties = [c for c in countries_in(sent.text) if c in ("Russland", "China")] or [
         "China",
@@ -212,6 +212,14 @@ def _trade(
             period_from_context=from_context,
         )
     )
+
+
+def _period_passed_on(drafts: Drafts) -> str | None:
+    """The period of the figure told just before, unless it was a target's deadline."""
+    if not drafts.trade_figures:
+        return None
+    last = drafts.trade_figures[-1]
+    return last.period if rules.carries_period(last.evidence, last.value_text) else None
 
 
 def _meeting(

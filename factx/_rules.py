@@ -85,7 +85,7 @@ def period_of(
        69,5 Milliarden, 2017 bei 84,1 Milliarden"), unless it is what the figure is compared
        with ("schneller als im Mai");
     2. ``previous``, the period of the figure told just before in the article (a list of
-       figures names its year once);
+       figures names its year once), unless that figure is a target (see ``carries_period``);
     3. the last year, month or range in ``before``, the sentences in front of it;
     4. a day in the clause stands for its month (a contract signed "heute").
 
@@ -105,10 +105,15 @@ def period_of(
         return best.date.value, best.text, False
     if previous:
         return previous, None, True
+    # A target's deadline in the sentences before ("wollen … bis 2030 auf … steigern") is
+    # no period of the figures after it.
     earlier = [
         m
         for m in find_dates(before, published)
-        if m.date.value and m.date.kind != "day" and not _COMPARED.search(before[: m.start])
+        if m.date.value
+        and m.date.kind != "day"
+        and not _COMPARED.search(before[: m.start])
+        and not is_target(before, m.start, m.end)
     ]
     if earlier:
         return earlier[-1].date.value, None, True
@@ -309,6 +314,13 @@ def _nearest_class(text: str, lo: int, hi: int, start: int, end: int) -> str | N
     if before:
         return before[-1][1]
     return after[0][1] if after else None
+
+
+def carries_period(evidence: str, amount: str) -> bool:
+    """May the figure ``amount`` told in ``evidence`` pass its period on to the next one? Not
+    a target: its year is a deadline ("bis 2030"), not the period of what follows."""
+    start = max(evidence.find(amount), 0)
+    return not is_target(evidence, start, start + len(amount))
 
 
 def metric_of_label(label: str | None) -> TradeMetric:

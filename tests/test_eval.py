@@ -393,8 +393,8 @@ def test_seed_gold_against_nothing_has_recall_zero() -> None:
 def test_metric_accuracy_maps_the_gold_free_text_by_its_words() -> None:
     golds = (
         G_FIGURE.model_copy(update={"metric": "China exports to Russia"}),
-        GoldTradeFigure(value=9e9, currency="USD", period="2023", metric="grain supply contract value",
-                        evidence=TRADE),
+        GoldTradeFigure(value=9e9, currency="USD", period="2023",
+                        metric="grain supply contract value", evidence=TRADE),
         GoldTradeFigure(value=5e9, currency="USD", period="2023", evidence=TRADE),  # no metric
     )  # fmt: skip
     extracted = (

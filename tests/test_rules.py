@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from factx._rules import (
+    carries_period,
     counted_treaties,
     deadline,
     direction,
@@ -120,6 +121,12 @@ PUB = date(2024, 7, 12)
         ("Heute haben wir einen Vertrag über 2,5 Milliarden Euro unterzeichnet.",
          "2,5", "", None, ("2024-07", False)),
         ("Der Umsatz betrug 3,3 Milliarden Euro.", "3,3", "", None, (None, False)),
+        # A target's deadline told before is no period of the figures after it; a range is.
+        ("Im ersten Quartal lag er bei 60 Milliarden Euro.", "60",
+         "Beide wollen den Handel bis 2030 auf 300 Milliarden Euro steigern.", None,
+         (None, False)),
+        ("Zuletzt lag er bei 60 Milliarden Euro.", "60",
+         "Der Handel wuchs von 2020 bis 2023 kräftig.", None, ("2023", True)),
     ],
 )  # fmt: skip
 def test_the_period_of_a_figure(
@@ -233,3 +240,9 @@ def test_a_targets_deadline_is_its_period(sentence: str, period: str | None, tex
 )
 def test_a_free_text_metric_by_its_words(label: str, metric: str) -> None:
     assert metric_of_label(label) == metric
+
+
+def test_a_target_passes_no_period_on() -> None:
+    assert not carries_period("Sie wollen den Handel bis 2030 auf 300 Milliarden Euro steigern.",
+                              "300 Milliarden Euro")  # fmt: skip
+    assert carries_period("Der Handel stieg 2023 auf 240 Milliarden Euro.", "240 Milliarden Euro")
