@@ -52,7 +52,8 @@ _PEOPLE = [
 ]
 _PLACES = ["Moskau", "Moscow", "Peking", "Beijing", "Astana", "Sankt Petersburg", None]
 _COUNTRIES = ["China", "Russland", "USA", "Indien", "Kasachstan", "Iran", "Brasilien"]
-_METRICS = ["bilateral trade volume", "exports", "imports", "energy trade", "grain trade"]
+# Metrics of the closed set; exports and imports carry a direction, a target its deadline.
+_METRICS = ["trade_volume", "exports", "imports", "contract_value", "target"]
 _STATUSES = ["signed", "planned", "proposed", "in_force", "suspended"]
 
 
@@ -115,7 +116,10 @@ def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
         parties = tuple(sorted(rng.sample(_COUNTRIES, 2)))
         metric = rng.choice(_METRICS)
         annual = 1e9 * (50 + (hash((parties, metric, year)) % 200))
-        figures.append((metric, parties, period, round(annual * share, -6)))
+        if metric == "target":
+            period, share = f"..{year}", 1.0
+        flow = tuple(rng.sample(parties, 2)) if metric in ("exports", "imports") else None
+        figures.append((metric, parties, flow, period, round(annual * share, -6)))
 
     def pick(person: tuple[str, str]) -> str:
         return person[0] if rng.random() < 0.7 else person[1]
@@ -157,7 +161,7 @@ def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
                      date=day.isoformat())]  # fmt: skip
         fs = []
         for _ in range(2):
-            metric, parties, period, value = rng.choice(figures)
+            metric, parties, flow, period, value = rng.choice(figures)
             if rng.random() < 0.01:  # a planted number conflict
                 value *= 1.5
             fs.append(
@@ -168,6 +172,7 @@ def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
                     currency="USD",
                     period=period,
                     metric=metric,
+                    direction=flow,
                     parties=parties,
                 )
             )

@@ -166,6 +166,7 @@ COLUMNS = [
     ("speaker_acc", "speaker acc"),
     ("date_acc", "date acc"),
     ("period_acc", "period acc"),
+    ("metric_acc", "metric acc"),
     ("status_acc", "status acc"),
     ("calls_per_article", "calls/art"),
     ("tokens_per_article", "tokens/art"),

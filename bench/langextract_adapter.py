@@ -22,6 +22,7 @@ from typing import Any
 
 from factx._amounts import normalize_amount
 from factx._dates import resolve_date
+from factx._rules import metric_of_label
 from factx._schemas import ArticleFacts, Meeting, Source, Statement, TradeFigure, Treaty, Usage
 
 CLASSES = ("meeting", "statement", "treaty", "trade_figure")
@@ -228,7 +229,8 @@ def to_article_facts(
                     qualifier=amount.qualifier,
                     period=_date(period_text, pub, ev),
                     period_text=period_text,
-                    metric=_text(attrs.get("metric")) or "bilateral trade volume",
+                    # The model's free text in the closed set, by its words.
+                    metric=metric_of_label(_text(attrs.get("metric")) or "trade volume"),
                     parties=_names(attrs.get("parties") or ""),
                 )
             )

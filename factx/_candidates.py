@@ -17,9 +17,11 @@ from . import _people
 from ._amounts import AmountMatch, find_amounts
 from ._lexicon import (
     ABBREVIATIONS,
+    COUNTRIES,
     CREDIT_LEADS,
     MEETING_NOUNS,
     MEETING_VERBS,
+    PEOPLE_COUNTRIES,
     TITLE_CONNECTORS,
     TREATY_NOUN_SUFFIXES,
     TREATY_NOUNS,
@@ -164,17 +166,6 @@ def expand_name(name: str, known: Iterable[str]) -> str:
 
 # --------------------------------------------------------------------------- countries
 
-COUNTRIES = {
-    "Russland": ("Russland", "Russlands", "Moskau", "Kreml", "russisch"),
-    "China": ("China", "Chinas", "Peking", "chinesisch", "Volksrepublik"),
-    "USA": ("USA", "Vereinigten Staaten", "Vereinigte Staaten", "Washington", "amerikanisch"),
-    "Ukraine": ("Ukraine", "Kiew", "ukrainisch"),
-    "Kasachstan": ("Kasachstan",),
-    "Indien": ("Indien", "indisch"),
-    "Nordkorea": ("Nordkorea",),
-    "Europäische Union": ("EU", "Europäische Union", "Europäischen Union"),
-    "Vereinigtes Königreich": ("Vereinigte Königreich", "Großbritannien", "britisch"),
-}
 PLACES = (
     "Moskau",
     "Peking",
@@ -213,6 +204,17 @@ def _countries_in(text: str) -> tuple[str, ...]:
 def countries_in(text: str) -> list[str]:
     # Cached: the treaty and trade questions of one article ask this of the same text.
     return list(_countries_in(text))
+
+
+def sides_in(text: str) -> list[str]:
+    """The countries ``text`` names, by their own words or by the people who speak for
+    them ("Putin und Xi trafen sich": Russland, China), in ``COUNTRIES`` order."""
+    by_people = {
+        country
+        for person, country in PEOPLE_COUNTRIES.items()
+        if any(_people.find_word(text, f) >= 0 for f in _people.forms(person))
+    }
+    return [c for c in COUNTRIES if c in by_people or c in _countries_in(text)]
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,6 +12,10 @@ from typing import Any, Literal
 MeetingKind = Literal["in_person", "phone", "video"]
 MeetingStatus = Literal["held", "planned"]
 TreatyStatus = Literal["signed", "planned", "proposed", "in_force", "suspended", "rejected"]
+TradeMetric = Literal[
+    "trade_volume", "exports", "imports", "contract_value", "investment", "target", "price",
+    "cost", "other",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)

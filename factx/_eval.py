@@ -12,8 +12,10 @@ Conventions the README leaves open:
   Putin-Xi meetings in one article each extracted meeting pairs with its own gold meeting.
 - Field accuracy covers matched pairs of required gold items. A gold ``null`` date, location
   or period is a value ("the text gives none"); a gold ``null`` kind or status is unannotated
-  and skipped. ``speaker`` checks the whole name: matching needs only the surname, so
-  "Wang Wenbin" for gold "Wang Yi" matches a quote but counts as a wrong speaker.
+  and skipped. A gold ``metric`` is free text ("China exports to Russia"): its words map it
+  to the closed set (``_rules.metric_of_label``). ``speaker`` checks the whole name: matching
+  needs only the surname, so "Wang Wenbin" for gold "Wang Yi" matches a quote but counts as
+  a wrong speaker.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ._names import (
     same_person,
     same_surname,
 )
+from ._rules import metric_of_label
 from ._schemas import ArticleFacts, FactType, Meeting, Statement, TradeFigure, Treaty
 
 __all__ = [
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 FACT_TYPES: tuple[FactType, ...] = ("meeting", "statement", "treaty", "trade_figure")
-FIELDS = ("date", "location", "kind", "status", "period", "speaker")
+FIELDS = ("date", "location", "kind", "status", "period", "metric", "speaker")
 QUOTE_OVERLAP = 0.7
 TREATY_NAME_SIMILARITY = 0.6
 VALUE_TOLERANCE = 0.005
@@ -298,6 +301,8 @@ def _fields(e: _Fact, g: _GoldFact) -> dict[str, bool]:
             out["status"] = e.status == g.status
     elif isinstance(e, TradeFigure) and isinstance(g, GoldTradeFigure):
         out["period"] = _norm_date(e.period) == _norm_date(g.period)
+        if g.metric:  # free text in the gold files: its words give the closed metric
+            out["metric"] = e.metric == metric_of_label(g.metric)
     return out
 
 

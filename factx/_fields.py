@@ -19,8 +19,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from ._candidates import COUNTRIES, Span, entities, sentences
-from ._lexicon import INSTRUCTION_CUES, OFFICE_SYNONYMS
+from ._candidates import Span, entities, sentences
+from ._lexicon import COUNTRIES, INSTRUCTION_CUES, OFFICE_SYNONYMS, PEOPLE_COUNTRIES
 from ._people import Entity, find_word, forms, mentioned, role_of, word_pattern
 
 WINDOW_BEFORE = 2
@@ -83,9 +83,10 @@ class Fields:
 
     def _forms(self, name: str) -> tuple[str, ...]:
         # A name the article uses has the forms found for it (surname, aliases); a country has
-        # its capital, seat of government and adjective.
+        # its capital, seat of government, adjective and the people who speak for it.
         own = next((e.forms for e in self.entities if e.name == name), ())
-        return (*own, *forms(name), *COUNTRIES.get(name, ()))
+        speakers_for = (f for p, c in PEOPLE_COUNTRIES.items() if c == name for f in forms(p))
+        return (*own, *forms(name), *COUNTRIES.get(name, ()), *speakers_for)
 
     def names(self, name: str, window: str) -> bool:
         """Is the person, body or country ``name`` mentioned in ``window``?"""

@@ -155,11 +155,13 @@ def finalize(
         if fkey in seen:
             continue
         seen.add(fkey)
+        out.update(_typed(out))
         if not amount_in_evidence(out["evidence"], out["value"], out["currency"]):
             out["flags"].append("value_not_in_evidence")
         if out.get("period") and out.get("period_text"):
+            # A target's deadline "..2024" is said as "bis 2024": its year is checked.
             if not date_in_evidence(
-                out["period_text"], out["period"], pub, context=out["evidence"]
+                out["period_text"], out["period"].removeprefix(".."), pub, context=out["evidence"]
             ) or not (out["period_from_context"] or words_in(out["period_text"], out["_window"])):
                 out["flags"].append("date_not_in_evidence")
         check_names(out, out["parties"], "party_not_in_evidence")
@@ -181,6 +183,27 @@ def finalize(
         usage=usage,
         errors=tuple(errors),
     )
+
+
+def _typed(out: dict[str, Any]) -> dict[str, Any]:
+    """A figure's metric, direction and (for a target) deadline, as its words say: the
+    model's metric only where they say nothing. A target's period is its deadline ("bis
+    2024" -> "..2024"), never the period of the figures around it."""
+    evidence, amount = out["evidence"], out["value_text"]
+    start = evidence.find(amount)
+    if start < 0:
+        start = 0
+    metric = rules.trade_metric(evidence, start, start + len(amount))
+    metric = metric or rules.metric_of_label(out["metric"])
+    parties = tuple(out["parties"])
+    flow = rules.direction(evidence, start, metric, parties)
+    typed: dict[str, Any] = {"metric": metric, "direction": flow}
+    if flow is not None:
+        typed["parties"] = tuple(sorted(flow))
+    if metric == "target":
+        period, period_text = rules.deadline(evidence, start)
+        typed.update(period=period, period_text=period_text, period_from_context=False)
+    return typed
 
 
 _WORD = re.compile(r"\w{4,}")

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._ground import ground
+from ._rules import metric_of_label
 from ._schemas import ArticleFacts, Meeting, Source, Statement, TradeFigure, Treaty
 
 
@@ -142,7 +143,7 @@ def gold_to_results(
                         value_text=f.evidence,
                         currency=f.currency,
                         period=f.period,
-                        metric=f.metric or "bilateral trade volume",
+                        metric=metric_of_label(f.metric) if f.metric else "trade_volume",
                         parties=f.parties,
                         **_spans(f.evidence, text),
                     )

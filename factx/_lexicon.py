@@ -173,6 +173,20 @@ PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
     "Ursula von der Leyen": ("von der Leyen",),
 }
 
+# Whose government a person of the alias table speaks for: "Putin und Xi trafen sich" names
+# Russia and China as sides. Only countries of ``COUNTRIES`` are listed.
+PEOPLE_COUNTRIES: dict[str, str] = {
+    "Wladimir Putin": "Russland", "Sergej Lawrow": "Russland", "Nikolai Patruschew": "Russland",
+    "Dmitri Peskow": "Russland", "Juri Uschakow": "Russland", "Sergej Schoigu": "Russland",
+    "Dmitri Medwedew": "Russland", "Michail Mischustin": "Russland",
+    "Xi Jinping": "China", "Wang Yi": "China", "Li Qiang": "China", "Mao Ning": "China",
+    "Wang Wenbin": "China",
+    "Wolodymyr Selenskyj": "Ukraine", "Mychajlo Podoljak": "Ukraine",
+    "Joe Biden": "USA", "Antony Blinken": "USA", "Janet Yellen": "USA", "Donald Trump": "USA",
+    "Narendra Modi": "Indien", "Kim Jong Un": "Nordkorea",
+    "Ursula von der Leyen": "Europäische Union",
+}  # fmt: skip
+
 # Given names the gender-guesser lexicon lacks, mostly German transliterations of Russian
 # and Ukrainian names and Chinese given names that lead a Western-order name.
 EXTRA_GIVEN_NAMES = (
@@ -327,6 +341,72 @@ INSTRUCTION_CUES: tuple[tuple[str, str], ...] = (
                 r"geben\s+sie|report|output|return|respond|antworte|antworten\s+sie|extrahiere|"
                 r"extrahieren\s+sie|trage|tragen\s+sie|schreibe|schreiben\s+sie|erfasse|"
                 r"erfassen\s+sie|record|extract)\b"),
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------ countries
+
+# Countries and the words that stand for them: capitals, seats of government, adjectives.
+COUNTRIES = {
+    "Russland": ("Russland", "Russlands", "Moskau", "Kreml", "russisch"),
+    "China": ("China", "Chinas", "Peking", "chinesisch", "Volksrepublik"),
+    "USA": ("USA", "Vereinigten Staaten", "Vereinigte Staaten", "Washington", "amerikanisch"),
+    "Ukraine": ("Ukraine", "Kiew", "ukrainisch"),
+    "Kasachstan": ("Kasachstan",),
+    "Indien": ("Indien", "indisch"),
+    "Nordkorea": ("Nordkorea",),
+    "Europäische Union": ("EU", "Europäische Union", "Europäischen Union"),
+    "Vereinigtes Königreich": ("Vereinigte Königreich", "Großbritannien", "britisch"),
+}
+
+# ------------------------------------------------------------------------- trade figures
+
+# What a trade figure measures, by the words around its amount. Each entry is a class and
+# the patterns (lower case, regex syntax allowed) found anywhere in a word, so compounds
+# count ("Gasexporte", "Außenhandelsumsatz"). A compound is what its last part says:
+# "Handelsabkommen" is an agreement, "Exportvolumen" exports (see ``_rules.trade_metric``).
+TRADE_METRIC_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("exports", ("export", "ausfuhr", "ausgeführt", "ausführ")),
+    ("imports", ("import", "einfuhr", "eingeführt", "einführ")),
+    ("trade_volume", ("(?<!ver)handel(?!s?minist|s?partner|s?krieg|s?beziehung)",
+                      "warenaustausch", "güteraustausch", "warenverkehr", "umsatz",
+                      "tauschten", "ausgetauscht")),
+    ("contract_value", ("vertrag", "verträge", "abkommen", "vereinbarung", "kontrakt",
+                        "auftrag", "aufträge", "deal", "geschäft", "liefervertr")),
+    ("investment", ("investition", "investiert", "investier")),
+    ("price", ("preis", "tarif")),
+    ("cost", ("kosten", "kostet", "kostete", "ausgaben")),
+)  # fmt: skip
+# A figure that is aimed at, not reached: a target noun next to the amount, a verb of
+# aiming, or a modal verb (MODAL_CUES) or "zu" with a verb of raising in its clause ("wollen
+# den Handel bis 2024 auf 200 Milliarden steigern", "das Ziel, … zu steigern").
+# Target nouns are patterns too: "Handelsziel" is a target, "erzielte" and "gezielt" are not.
+TARGET_NOUNS = ("(?<!ge)(?<!er)ziel(?!t)", "vorgabe")
+TARGET_VERBS = ("anstreben", "angestrebt", "strebt", "streben", "anpeilen", "angepeilt",
+                "peilt", "peilen")  # fmt: skip
+RAISE_VERBS = ("steigern", "erhöhen", "ausbauen", "ausweiten", "verdoppeln", "bringen",
+               "anheben", "steigen", "wachsen", "erreichen")  # fmt: skip
+# A target's deadline: "bis 2024", "bis Ende 2024", "bis zum Jahr 2030", "für 2024".
+DEADLINE_CUES = ("bis", "bis Ende", "bis zum Jahr", "bis zum Ende", "bis spätestens",
+                 "spätestens", "für", "für das Jahr")  # fmt: skip
+# Which way goods flow: "Exporte nach Russland", "Einfuhren aus China", "in die Russische
+# Föderation". A country with neither is the exporter (of exports) or the importer (of
+# imports): "Chinas Exporte", "die Importe der Volksrepublik"; an adjective of origin is
+# where goods come from ("Importe russischer Waren").
+FLOW_TO = ("nach", "in die", "in den", "in das", "in")
+FLOW_FROM = ("aus", "von")
+# The two parties a figure is between when its sentence names only one.
+DEFAULT_PARTIES = ("China", "Russland")
+# Labels of a metric in free text (gold files, a model's own words), English or German,
+# as word starts: "bilateral trade volume", "China exports to Russia", "contract value".
+METRIC_LABEL_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("target", ("target", "goal", "ziel")),
+    ("exports", ("export", "ausfuhr")),
+    ("imports", ("import", "einfuhr")),
+    ("contract_value", ("contract", "agreement", "deal", "vertrag", "abkommen")),
+    ("investment", ("invest",)),
+    ("price", ("price", "preis")),
+    ("cost", ("cost", "kosten")),
+    ("trade_volume", ("trade", "turnover", "handel", "umsatz", "warenaustausch")),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------ not-a-fact lines

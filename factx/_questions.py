@@ -25,6 +25,7 @@ from ._candidates import (
     norm_key,
     places_in,
     sentence_at,
+    sides_in,
 )
 from ._drafts import Drafts, MeetingDraft, StatementDraft, TradeDraft, TreatyDraft
 from ._fields import Fields, place_in
@@ -191,12 +192,13 @@ def _trade(
         start - sent.start,
         doc.published,
         before=doc.text[before.start : sent.start],
-        previous=drafts.trade_figures[-1].period if drafts.trade_figures else None,
+        previous=_period_passed_on(drafts),
     )
     # The parties are the countries the words around the figure name: the beat's two in its
-    # sentence, else in its window, else any named there; none where none is named.
+    # sentence, else in its window (a country or a person speaking for it), else any named
+    # there; none where none is named.
     window = Fields.of(doc.text).window(sent.start, sent.end, sent.text)
-    parties = _beat(countries_in(sent.text)) or _beat(countries_in(window)) or countries_in(window)
+    parties = _beat(countries_in(sent.text)) or _beat(sides_in(window)) or sides_in(window)
     drafts.trade_figures.append(
         TradeDraft(
             value=float(amount.value),
@@ -217,6 +219,14 @@ def _trade(
 
 def _beat(countries: list[str]) -> list[str]:
     return [c for c in countries if c in ("Russland", "China")]
+
+
+def _period_passed_on(drafts: Drafts) -> str | None:
+    """The period of the figure told just before, unless it was a target's deadline."""
+    if not drafts.trade_figures:
+        return None
+    last = drafts.trade_figures[-1]
+    return last.period if rules.carries_period(last.evidence, last.value_text) else None
 
 
 def _meeting(

@@ -64,7 +64,13 @@ def fact_summary(fact: Meeting | Statement | Treaty | TradeFigure) -> str:
         parts = [fact.name, "/".join(fact.parties), fact.status, fact.date]
         return "Treaty: " + " · ".join(p for p in parts if p)
     unit = "%" if fact.unit == "percent" else fact.currency or ""
-    parts = [f"{fact.value:,.0f} {unit}".strip(), fact.period, fact.metric, "/".join(fact.parties)]
+    flow = " → ".join(fact.direction) if fact.direction else None
+    parts = [
+        f"{fact.value:,.0f} {unit}".strip(),
+        fact.period,
+        fact.metric,
+        flow or "/".join(fact.parties),
+    ]
     return "Trade figure: " + " · ".join(p for p in parts if p)
 
 
@@ -362,8 +368,25 @@ def _finding_html(n: int, f: Finding, fid_of: Any) -> str:
         f"data-facts='{' '.join(ids)}'>"
         f"<span class='badge sev-{f.severity}'>{f.severity}</span> "
         f"<b>{_esc(f.kind)}</b> {_esc(f.message)}"
-        f"<div class='rule'>rule: {_esc(f.rule)}</div><div class='refs'>{links}</div></li>"
+        f"<div class='rule'>rule: {_esc(f.rule)}</div><div class='refs'>{links}</div>"
+        f"{_evidence_pair(f)}</li>"
     )
+
+
+def _evidence_pair(f: Finding) -> str:
+    """The evidence of a finding that joins several articles, side by side: one span per
+    article (the first two articles, then up to two more)."""
+    firsts: dict[str, FactRef] = {}
+    for r in f.facts:
+        firsts.setdefault(r.article_id, r)
+    if len(firsts) < 2:
+        return ""
+    cells = "".join(
+        f"<div class='side'><div class='src'>{_esc(r.article_id)} · {_TYPE_LABEL[r.type]} "
+        f"#{r.index}</div><q>{_esc(r.evidence)}</q></div>"
+        for r in list(firsts.values())[:4]
+    )
+    return f"<div class='pair'>{cells}</div>"
 
 
 _CSS = """
@@ -401,6 +424,10 @@ mark.focus{outline:2px solid #111827;outline-offset:1px}
 mark.off{background:transparent;box-shadow:none;border-bottom:none;cursor:default}
 #findings ol{margin:0;padding-left:28px;max-height:42vh;overflow:auto}
 .finding{margin:4px 0;padding:4px 6px;border-radius:6px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:8px;margin:4px 0 2px}
+.pair .side{border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px;background:#fff;
+font-size:13px}
+.pair .src{color:#6b7280;font-size:12px}
 .finding.related{background:#eef2ff}
 .finding.hidden,.cons.hidden{display:none}
 .badge{font-size:11px;font-weight:bold;color:#fff;border-radius:8px;padding:0 7px}

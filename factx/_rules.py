@@ -1,5 +1,6 @@
 """What the words settle: a meeting's kind and tense, a treaty's status and proper name, the
-date of a telling and the period of a figure. The model is not asked what these decide.
+date of a telling, and a figure's period, metric, direction and deadline. The model is not
+asked what these decide (and where it was asked, the words outrank its answer).
 
 Every rule reads its cue words from ``_lexicon``; none spells a word of its own. Pure.
 """
@@ -10,21 +11,31 @@ import re
 from datetime import date
 
 from ._dates import find_dates
-from ._drafts import MeetingKind, MeetingStatus, TreatyStatus
+from ._drafts import MeetingKind, MeetingStatus, TradeMetric, TreatyStatus
 from ._lexicon import (
     BUNDLE_QUANTIFIERS,
     COMPARISON_CUES,
+    COUNTRIES,
+    DEADLINE_CUES,
+    DEFAULT_PARTIES,
+    FLOW_FROM,
+    FLOW_TO,
     HELD_CUES,
     MEETING_NOUN_SUFFIXES,
     MEETING_NOUNS,
     MEETING_VERBS,
+    METRIC_LABEL_WORDS,
     MODAL_CUES,
     PHONE_CUES,
     PLANNED_CUES,
+    RAISE_VERBS,
     SEPARABLE_STATUS,
     SIGNING_VERBS,
     SPEECH_VERBS,
     TALK_NOUNS,
+    TARGET_NOUNS,
+    TARGET_VERBS,
+    TRADE_METRIC_CUES,
     TREATY_NOUN_SUFFIXES,
     TREATY_PLURALS,
     TREATY_STATUS_CUES,
@@ -74,7 +85,7 @@ def period_of(
        69,5 Milliarden, 2017 bei 84,1 Milliarden"), unless it is what the figure is compared
        with ("schneller als im Mai");
     2. ``previous``, the period of the figure told just before in the article (a list of
-       figures names its year once);
+       figures names its year once), unless that figure is a target (see ``carries_period``);
     3. the last year, month or range in ``before``, the sentences in front of it;
     4. a day in the clause stands for its month (a contract signed "heute").
 
@@ -94,10 +105,15 @@ def period_of(
         return best.date.value, best.text, False
     if previous:
         return previous, None, True
+    # A target's deadline in the sentences before ("wollen … bis 2030 auf … steigern") is
+    # no period of the figures after it.
     earlier = [
         m
         for m in find_dates(before, published)
-        if m.date.value and m.date.kind != "day" and not _COMPARED.search(before[: m.start])
+        if m.date.value
+        and m.date.kind != "day"
+        and not _COMPARED.search(before[: m.start])
+        and not is_target(before, m.start, m.end)
     ]
     if earlier:
         return earlier[-1].date.value, None, True
@@ -249,3 +265,145 @@ def head_noun(name: str) -> str | None:
     """The agreement noun a treaty's name is built on: "Gasvertrag" -> "vertrag"."""
     found = TREATY_HEAD.findall(name.lower())
     return found[-1].rstrip("s") if found else None
+
+
+# ------------------------------------------------------------------------ trade figures
+
+# Each word of a sentence gets the class of the cue that ends last in it: a compound is what
+# its last part says ("Handelsabkommen" an agreement, "Exportvolumen" exports).
+_METRIC_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("target", re.compile("|".join(TARGET_NOUNS))),
+    *((m, re.compile("|".join(cues))) for m, cues in TRADE_METRIC_CUES),
+)
+_WORD_RE = re.compile(r"\w+")
+_AIMED = re.compile(words(TARGET_VERBS), re.I)
+_RAISE = re.compile(r"(?:\bzu\s+)?" + words(RAISE_VERBS), re.I)
+_MODAL = re.compile(words(MODAL_CUES), re.I)
+_DEADLINE = re.compile(words(DEADLINE_CUES) + r"\s+((?:19|20)\d{2})\b", re.I)
+_LABELS = tuple(
+    (metric, re.compile(r"\b(?:" + "|".join(ws) + ")", re.I)) for metric, ws in METRIC_LABEL_WORDS
+)
+_COUNTRY_RE = tuple(
+    (canon, re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + ")", re.I))
+    for canon, forms in COUNTRIES.items()
+)
+_TO_BEFORE = re.compile(r"\b(?:" + "|".join(FLOW_TO) + r")\s+(?:der|die|den|das)?\s*$", re.I)
+_FROM_BEFORE = re.compile(r"\b(?:" + "|".join(FLOW_FROM) + r")\s+(?:der|die|den|dem)?\s*$", re.I)
+
+
+def _word_class(word: str) -> str | None:
+    best, end = None, -1
+    for metric, pattern in _METRIC_CLASSES:
+        for m in pattern.finditer(word):
+            if m.end() > end:
+                best, end = metric, m.end()
+    return best
+
+
+def _nearest_class(text: str, lo: int, hi: int, start: int, end: int) -> str | None:
+    """The class of the cue word nearest the amount ``text[start:end]`` within ``lo:hi``:
+    before it first, else after it."""
+    before: list[tuple[int, str]] = []
+    after: list[tuple[int, str]] = []
+    for m in _WORD_RE.finditer(text, lo, hi):
+        if start <= m.start() < end:
+            continue
+        c = _word_class(m.group().lower())
+        if c is not None:
+            (before if m.end() <= start else after).append((m.start(), c))
+    if before:
+        return before[-1][1]
+    return after[0][1] if after else None
+
+
+def carries_period(evidence: str, amount: str) -> bool:
+    """May the figure ``amount`` told in ``evidence`` pass its period on to the next one? Not
+    a target: its year is a deadline ("bis 2030"), not the period of what follows."""
+    start = max(evidence.find(amount), 0)
+    return not is_target(evidence, start, start + len(amount))
+
+
+def metric_of_label(label: str | None) -> TradeMetric:
+    """A free-text metric ("China exports to Russia", "bilateral trade volume", a model's
+    "exports") in the closed set, by its words; ``other`` where none fits."""
+    for metric, pattern in _LABELS:
+        if label and pattern.search(label):
+            return metric  # type: ignore[return-value]
+    return "other"
+
+
+def is_target(sentence: str, start: int, end: int) -> bool:
+    """A figure aimed at rather than reached: a verb of aiming, or a verb of raising after a
+    modal verb or "zu", in the amount's clause. A forecast ("wird … auf 250 Milliarden
+    steigen") is taken as a target too: it is not a result either."""
+    lo, hi = _clause(sentence, start)
+    clause = sentence[lo:hi]
+    if _AIMED.search(clause):
+        return True
+    raise_ = _RAISE.search(clause)
+    return raise_ is not None and (
+        raise_.group().lower().startswith("zu") or bool(_MODAL.search(clause))
+    )
+
+
+def trade_metric(sentence: str, start: int, end: int) -> TradeMetric | None:
+    """What the amount ``sentence[start:end]`` measures, by the words nearest it in its
+    clause, else in its sentence; ``None`` when no word says."""
+    if is_target(sentence, start, end):
+        return "target"
+    lo, hi = _clause(sentence, start)
+    found = _nearest_class(sentence, lo, hi, start, end)
+    found = found or _nearest_class(sentence, 0, len(sentence), start, end)
+    return found  # type: ignore[return-value]
+
+
+def deadline(sentence: str, start: int) -> tuple[str | None, str | None]:
+    """A target's deadline as an open period: "bis 2024" -> ("..2024", "bis 2024"). The cue
+    nearest the amount; else a year in the amount's clause; else none."""
+    cued = list(_DEADLINE.finditer(sentence))
+    if cued:
+        m = min(cued, key=lambda m: abs(m.start() - start))
+        return f"..{m.group(1)}", m.group()
+    lo, hi = _clause(sentence, start)
+    year = re.search(r"\b(?:19|20)\d{2}\b", sentence[lo:hi])
+    return (f"..{year.group()}", year.group()) if year else (None, None)
+
+
+def direction(
+    sentence: str, start: int, metric: str, parties: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """Where goods flow, (from, to), for exports and imports: "Exporte nach Russland",
+    "Einfuhren aus China", "Chinas Importe", "Importe russischer Waren". A side the words do
+    not name is the other party of the figure."""
+    if metric not in ("exports", "imports"):
+        return None
+    lo, hi = _clause(sentence, start)
+    sides: dict[str, str] = {}
+    for text_lo, text_hi in ((lo, hi), (0, len(sentence))):
+        for canon, pattern in _COUNTRY_RE:
+            for m in pattern.finditer(sentence, text_lo, text_hi):
+                before = sentence[text_lo : m.start()]
+                if _TO_BEFORE.search(before):
+                    side = "to"
+                elif _FROM_BEFORE.search(before) or m.group()[0].islower():
+                    side = "from"  # "aus China"; an adjective of origin: "russischer Waren"
+                else:
+                    side = "from" if metric == "exports" else "to"  # "Chinas Exporte"
+                sides.setdefault(side, canon)
+        if sides:
+            break
+    src, dst = sides.get("from"), sides.get("to")
+    if src is not None and dst is None:
+        dst = _other(src, parties)
+    elif dst is not None and src is None:
+        src = _other(dst, parties)
+    return (src, dst) if src and dst and src != dst else None
+
+
+def _other(known: str, parties: tuple[str, ...]) -> str | None:
+    others = [p for p in dict.fromkeys(parties) if p != known]
+    if len(others) == 1:
+        return others[0]
+    if not others and known in DEFAULT_PARTIES:
+        return next(p for p in DEFAULT_PARTIES if p != known)
+    return None

@@ -10,15 +10,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 Alignment = Literal["exact", "normalized", "fuzzy", "none"]
 MeetingKind = Literal["in_person", "phone", "video"]
 MeetingStatus = Literal["held", "planned"]
 TreatyStatus = Literal["signed", "planned", "proposed", "in_force", "suspended", "rejected"]
 FactType = Literal["meeting", "statement", "treaty", "trade_figure"]
+# What a trade figure measures. A target is a figure aimed at, with its deadline as period.
+TradeMetric = Literal[
+    "trade_volume", "exports", "imports", "contract_value", "investment", "target", "price",
+    "cost", "other",
+]  # fmt: skip
+# Metric values of factx before the closed set (schema version 1), read as their new names.
+_LEGACY_METRICS = {"bilateral trade volume": "trade_volume"}
 
 # Flags a fact can carry. A flagged fact is kept in the store and the raw output, and left
 # out of the validated view (``ArticleFacts.validated()``).
@@ -101,15 +108,29 @@ class TradeFigure(Fact):
     currency: str | None = Field(default=None, description="ISO 4217 code; None for percent.")
     unit: Literal["currency", "percent"] = "currency"
     qualifier: str | None = Field(default=None, description="'rund', 'mehr als', … if any.")
-    period: str | None = Field(default=None, description="YYYY, YYYY-MM or START..END.")
+    period: str | None = Field(
+        default=None, description="YYYY, YYYY-MM, START..END, or ..END (a target's deadline)."
+    )
     period_text: str | None = None
     period_from_context: bool = Field(
         default=False,
         description="The period is not in the evidence: it was carried over from the figure "
         "or the sentences told just before (a list of figures names its year once).",
     )
-    metric: str = "bilateral trade volume"
+    metric: TradeMetric = Field(
+        default="trade_volume",
+        description="What the figure measures. A target carries its deadline as its period "
+        "('bis 2024' -> '..2024'); it is never compared as a result.",
+    )
+    direction: tuple[str, str] | None = Field(
+        default=None, description="(from, to) for exports and imports: ('China', 'Russland')."
+    )
     parties: tuple[str, ...] = ()
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _legacy_metric(cls, value: object) -> object:
+        return _LEGACY_METRICS.get(value, value) if isinstance(value, str) else value
 
 
 AnyFact = Annotated[Meeting | Statement | Treaty | TradeFigure, Field(discriminator="type")]
@@ -188,6 +209,9 @@ FindingKind = Literal[
     "weekday_mismatch",
     "speaker_conflict",
     "treaty_status_conflict",
+    "deadline_conflict",  # one target, different deadlines
+    "target_met",  # a result for the deadline's year reaches the target (info)
+    "target_missed",  # a result for the deadline's year falls short of it (info)
 ]
 
 

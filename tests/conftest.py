@@ -4,6 +4,10 @@ Cassettes replay with record mode ``none`` and the network blocked (see pyprojec
 To re-record them from a real server (the embedded llama.cpp one):
 
     FACTX_RECORD=1 .venv/bin/pytest tests/test_cassettes.py --record-mode=rewrite
+
+or from a llama.cpp server already running (same model and alias), named by its URL:
+
+    FACTX_RECORD=1 FACTX_RECORD_URL=http://127.0.0.1:8392/v1 .venv/bin/pytest ...
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ def llm_base_url() -> Iterator[str]:
     """A real server while re-recording (FACTX_RECORD=1), the replay address otherwise."""
     if not os.environ.get("FACTX_RECORD"):
         yield REPLAY_BASE_URL
+        return
+    if os.environ.get("FACTX_RECORD_URL"):
+        yield os.environ["FACTX_RECORD_URL"]
         return
     from factx._local import LocalServer, assemble_default_gguf
     from factx._settings import default_cache_dir

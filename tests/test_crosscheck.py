@@ -200,12 +200,12 @@ def test_monthly_values_summing_beyond_the_year(gold: list[ArticleFacts]) -> Non
         art = extra.model_copy(update={"trade_figures": months[:n_months]})
         found = _find(cross_check([*gold, art]), "partial_period_exceeds")
         assert all("monthly" in f.rule for f in found)
-        return {f.message.rsplit(" for ", 1)[1] for f in found}
+        return {f.message.rsplit(" for ", 1)[1].split(" ")[0] for f in found}
 
     # Gold: 218.2 bn for Jan-Nov 2023, 240 bn for 2023.
     assert exceeded(7) == set()  # 210 bn
-    assert exceeded(8) == {"2023-01..2023-11."}  # 240 bn
-    assert exceeded(9) == {"2023-01..2023-11.", "2023."}  # 270 bn
+    assert exceeded(8) == {"2023-01..2023-11"}  # 240 bn
+    assert exceeded(9) == {"2023-01..2023-11", "2023"}  # 270 bn
 
 
 def test_implausible_exchange_rate(gold: list[ArticleFacts]) -> None:

@@ -87,7 +87,9 @@ G_TREATY = GoldTreaty(
     status="signed",
     evidence=TREATY,
 )
-G_FIGURE = GoldTradeFigure(value=240e9, currency="USD", period="2023", evidence=TRADE)
+G_FIGURE = GoldTradeFigure(
+    value=240e9, currency="USD", period="2023", metric="bilateral trade volume", evidence=TRADE
+)
 
 
 def test_exact_matches_score_one() -> None:
@@ -386,3 +388,21 @@ def test_seed_gold_against_nothing_has_recall_zero() -> None:
         for a in g
         for item in (*a.meetings, *a.statements, *a.treaties, *a.trade_figures)
     )
+
+
+def test_metric_accuracy_maps_the_gold_free_text_by_its_words() -> None:
+    golds = (
+        G_FIGURE.model_copy(update={"metric": "China exports to Russia"}),
+        GoldTradeFigure(value=9e9, currency="USD", period="2023",
+                        metric="grain supply contract value", evidence=TRADE),
+        GoldTradeFigure(value=5e9, currency="USD", period="2023", evidence=TRADE),  # no metric
+    )  # fmt: skip
+    extracted = (
+        figure(240e9, period="2023", metric="exports"),
+        figure(9e9, period="2023", metric="trade_volume"),  # wrong: a contract's value
+        figure(5e9, period="2023", metric="imports"),  # unannotated in gold: not scored
+    )
+    report = score([article(trade_figures=extracted)], [gold(trade_figures=golds)])
+    assert report.types["trade_figure"].tp == 3
+    metric = report.fields["metric"]
+    assert (metric.correct, metric.total) == (1, 2)

@@ -255,3 +255,14 @@ def test_an_injected_sentence_is_no_fact_with_the_questions_strategy(tmp_path: P
     validated = result.validated()
     assert not any(f.evidence in INJECTED for f in validated.facts())
     assert 999e9 not in {t.value for t in validated.trade_figures}
+
+
+def test_a_country_is_named_by_the_people_who_speak_for_it() -> None:
+    from factx._candidates import sides_in
+
+    text = "Wladimir Putin und Xi Jinping trafen sich in Kasan. Beide Seiten wollen mehr Handel."
+    f = Fields.of(text)
+    at = _at(f, "Beide Seiten wollen mehr Handel.")
+    assert f.grounds("Russland", *at) and f.grounds("China", *at)
+    assert not f.grounds("Indien", *at)
+    assert sides_in(text) == ["Russland", "China"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -278,3 +279,21 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     page_path.write_text(render_html(bare, cross_check(bare)), encoding="utf-8")
     _run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page_path.as_uri())
     assert _colour_pixels(shot.read_bytes(), wanted, enough=1) == dict.fromkeys(wanted, 0)
+
+
+def test_a_finding_across_articles_shows_both_evidence_spans_side_by_side() -> None:
+    results = _results()
+    report = cross_check(results)
+    page = render_html(results, report)
+    (n, event) = next(
+        (n, f) for n, f in enumerate(report.findings) if len({r.article_id for r in f.facts}) == 2
+    )
+    li = page[page.index(f"id='finding-{n}'") :]
+    li = li[: li.index("</li>")]
+    pair = li[li.index("<div class='pair'>") :]
+    sides = re.findall(r"<div class='side'>.*?<q>(.*?)</q></div>", pair)
+    firsts: dict[str, str] = {}
+    for r in event.facts:
+        firsts.setdefault(r.article_id, r.evidence)
+    assert len(firsts) == 2 and sides == [html.escape(e, quote=True) for e in firsts.values()]
+    assert event.message.endswith(f"Rule: {event.rule.split('; names:')[0]}.")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
 from factx._rules import (
+    carries_period,
     counted_treaties,
+    deadline,
+    direction,
     head_noun,
     kind,
+    metric_of_label,
     period_of,
     proper_treaty,
     tense,
+    trade_metric,
     treaty_status,
 )
 
@@ -115,6 +121,12 @@ PUB = date(2024, 7, 12)
         ("Heute haben wir einen Vertrag über 2,5 Milliarden Euro unterzeichnet.",
          "2,5", "", None, ("2024-07", False)),
         ("Der Umsatz betrug 3,3 Milliarden Euro.", "3,3", "", None, (None, False)),
+        # A target's deadline told before is no period of the figures after it; a range is.
+        ("Im ersten Quartal lag er bei 60 Milliarden Euro.", "60",
+         "Beide wollen den Handel bis 2030 auf 300 Milliarden Euro steigern.", None,
+         (None, False)),
+        ("Zuletzt lag er bei 60 Milliarden Euro.", "60",
+         "Der Handel wuchs von 2020 bis 2023 kräftig.", None, ("2023", True)),
     ],
 )  # fmt: skip
 def test_the_period_of_a_figure(
@@ -124,3 +136,113 @@ def test_the_period_of_a_figure(
         sentence, sentence.index(amount), PUB, before=before, previous=previous
     )
     assert (period, from_context) == expected
+
+
+# Trade figures: metric, direction, target and deadline ----------------------------------
+
+_FIGURE = re.compile(r"\d+(?:,\d+)? Milliarden")
+
+
+def _typed(sentence: str, nth: int = 0) -> tuple[str | None, tuple[str, str] | None]:
+    m = list(_FIGURE.finditer(sentence))[nth]
+    metric = trade_metric(sentence, m.start(), m.end())
+    return metric, direction(sentence, m.start(), metric or "", ("China", "Russland"))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "nth", "metric", "flow"),
+    [
+        # Exports and imports, with the flow from the prepositions, a possessive or an
+        # adjective of origin; a side the words leave out is the other party.
+        ("Chinas Ausfuhren nach Russland kletterten auf 8,1 Milliarden Dollar.", 0, "exports",
+         ("China", "Russland")),
+        ("Die Lieferungen aus Russland, die Einfuhren, lagen bei 9,4 Milliarden Dollar.", 0,
+         "imports", ("Russland", "China")),
+        ("Moskaus Exporte in die Volksrepublik erreichten 12 Milliarden Euro.", 0, "exports",
+         ("Russland", "China")),
+        ("Die Importe der Volksrepublik sanken auf 7,7 Milliarden Dollar.", 0, "imports",
+         ("Russland", "China")),
+        ("Der Import chinesischer Autos summierte sich auf 3,3 Milliarden Dollar.", 0,
+         "imports", ("China", "Russland")),
+        ("Davon gingen 4 Milliarden Dollar auf Gasexporte nach China zurück.", 0, "exports",
+         ("Russland", "China")),
+        # A total: the trade between the two, in its many names; no direction.
+        ("Der bilaterale Warenaustausch stieg auf 30 Milliarden Dollar.", 0, "trade_volume", None),
+        ("Der Außenhandelsumsatz beider Länder betrug 41 Milliarden Dollar.", 0,
+         "trade_volume", None),
+        # The word nearest the amount decides when a sentence tells several figures.
+        ("Der Handel erreichte 21 Milliarden Dollar und die Exporte 11 Milliarden Dollar.", 0,
+         "trade_volume", None),
+        ("Der Handel erreichte 21 Milliarden Dollar und die Exporte 11 Milliarden Dollar.", 1,
+         "exports", None),  # no country named: the direction stays open
+        # A compound is what its last part says; "verhandeln" is no trade.
+        ("Sie schlossen ein Handelsabkommen über 6 Milliarden Dollar.", 0, "contract_value",
+         None),
+        ("Ein Liefervertrag im Wert von 2 Milliarden Euro wurde unterzeichnet.", 0,
+         "contract_value", None),
+        ("Die Minister verhandelten über 5 Milliarden Dollar an Krediten.", 0, None, None),
+        ("Russische Firmen investierten 1,2 Milliarden Dollar in China.", 0, "investment",
+         None),
+        ("Der Bau der Brücke kostete 3 Milliarden Rubel.", 0, "cost", None),
+        # Targets: a target noun near the amount, a verb of aiming, or a modal verb or "zu"
+        # with a verb of raising. A past rise is a result; "erzielte" is not "Ziel".
+        ("Beide wollen den Handel bis 2030 auf 300 Milliarden Dollar erhöhen.", 0, "target",
+         None),
+        ("Das Ziel, den Umsatz auf 250 Milliarden Dollar zu steigern, gilt weiter.", 0,
+         "target", None),
+        ("Moskau strebt ein Handelsvolumen von 280 Milliarden Dollar an.", 0, "target", None),
+        ("Peking peilt 280 Milliarden Dollar Handel an, angestrebt bis 2026.", 0, "target",
+         None),
+        ("Der Handel stieg 2022 auf 190 Milliarden Dollar.", 0, "trade_volume", None),
+        ("Der Handel erzielte 2022 einen Rekord von 190 Milliarden Dollar.", 0, "trade_volume",
+         None),
+        ("Die Exporte übertrafen das Handelsziel von 100 Milliarden Dollar.", 0, "target", None),
+    ],
+)  # fmt: skip
+def test_a_figures_metric_and_direction_from_its_words(
+    sentence: str, nth: int, metric: str | None, flow: tuple[str, str] | None
+) -> None:
+    assert _typed(sentence, nth) == (metric, flow)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "period", "text"),
+    [
+        ("Der Handel soll bis 2024 auf 200 Milliarden Dollar steigen.", "..2024", "bis 2024"),
+        ("Das Ziel von 90 Milliarden Dollar gilt bis Ende 2027.", "..2027", "bis Ende 2027"),
+        ("Sie setzten für 2025 ein Ziel von 90 Milliarden Dollar.", "..2025", "für 2025"),
+        ("Das Ziel von 90 Milliarden Dollar im Jahr 2026 bleibt.", "..2026", "2026"),
+        ("Das Ziel von 90 Milliarden Dollar bleibt.", None, None),
+    ],
+)
+def test_a_targets_deadline_is_its_period(sentence: str, period: str | None, text: str) -> None:
+    start = _FIGURE.search(sentence)
+    assert start is not None
+    assert deadline(sentence, start.start()) == (period, text)
+
+
+@pytest.mark.parametrize(
+    ("label", "metric"),
+    [
+        ("bilateral trade volume", "trade_volume"),
+        ("China exports to Russia", "exports"),
+        ("China imports from Russia", "imports"),
+        ("grain supply contract value", "contract_value"),
+        ("value of nuclear energy agreements package", "contract_value"),
+        ("trade target for 2024", "target"),
+        ("foreign direct investment", "investment"),
+        ("gas price", "price"),
+        ("construction cost", "cost"),
+        ("number of tourists", "other"),
+        ("exports", "exports"),  # the model's own answers
+        ("Handelsvolumen", "trade_volume"),
+    ],
+)
+def test_a_free_text_metric_by_its_words(label: str, metric: str) -> None:
+    assert metric_of_label(label) == metric
+
+
+def test_a_target_passes_no_period_on() -> None:
+    assert not carries_period("Sie wollen den Handel bis 2030 auf 300 Milliarden Euro steigern.",
+                              "300 Milliarden Euro")  # fmt: skip
+    assert carries_period("Der Handel stieg 2023 auf 240 Milliarden Euro.", "240 Milliarden Euro")
