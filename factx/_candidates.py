@@ -25,6 +25,7 @@ from ._lexicon import (
     TITLE_CONNECTORS,
     TREATY_NOUN_SUFFIXES,
     TREATY_NOUNS,
+    WITH_COUNTERPART,
     words,
 )
 from ._people import Entity
@@ -230,7 +231,8 @@ def places_in(text: str) -> list[str]:
 
 _MEETING_TAILS = r"|".join(("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat"))
 MEETING_CUE = re.compile(
-    words([*MEETING_VERBS, *MEETING_NOUNS], prefix=True) + rf"|\b\w+(?:{_MEETING_TAILS})\w*\b"
+    words([*MEETING_VERBS, *MEETING_NOUNS], prefix=True)
+    + rf"|\b\w+(?:{_MEETING_TAILS})\w*\b|{WITH_COUNTERPART}"
 )
 _TREATY_TAILS = r"|".join(TREATY_NOUN_SUFFIXES)
 TREATY_CUE = re.compile(

@@ -245,6 +245,16 @@ VISIT_NOUNS = (
     "Gespräch", "Besuch", "Staatsbesuch", "Arbeitsbesuch", "Visite", "Verhandlungen",
     "Konsultationen", "Zusammenkunft", "Reise",
 )  # fmt: skip
+# Side by side with one's counterpart is meeting them: "auf einer Pressekonferenz mit seinem
+# chinesischen Amtskollegen Wang Yi". Only after "mit" and a possessive ("kritisierte seinen
+# Amtskollegen" is no meeting).
+COUNTERPART_NOUNS = ("Amtskollegen", "Amtskollegin", "Amtskolleginnen", "Gegenüber")
+WITH_ONES = ("mit seinem", "mit seiner", "mit ihrem", "mit ihrer", "mit seinen", "mit ihren")
+# At most two words (adjectives) between: "mit seinem chinesischen Amtskollegen".
+WITH_COUNTERPART = (
+    rf"\b(?:{phrase_alternation(WITH_ONES)})\s+(?:\w+\s+){{0,2}}?"
+    rf"(?:{phrase_alternation(COUNTERPART_NOUNS)})\b"
+)
 # Every noun that names a meeting or a call; compounds end in these ("EU-Gipfel").
 MEETING_NOUNS = TALK_NOUNS + VISIT_NOUNS
 MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")

@@ -14,7 +14,7 @@ from ._errors import FactxError
 
 _PROMPT_NAMES = ("system", "speaker", "trade", "meeting", "treaty", "whole")
 # Bump when the code that turns answers into facts changes: it is part of the cache key.
-EXTRACTOR_VERSION = "19"
+EXTRACTOR_VERSION = "20"
 
 
 def _prompt_dir() -> Path:

@@ -40,6 +40,7 @@ from ._lexicon import (
     TREATY_PLURALS,
     TREATY_STATUS_CUES,
     VIDEO_CUES,
+    WITH_COUNTERPART,
     words,
 )
 
@@ -126,7 +127,7 @@ def period_of(
 # ---------------------------------------------------------------------------- meetings
 
 # A meeting verb, or a noun that by itself says people met or talked.
-MET = re.compile(words([*MEETING_VERBS, *TALK_NOUNS], prefix=False))
+MET = re.compile(words([*MEETING_VERBS, *TALK_NOUNS], prefix=False) + "|" + WITH_COUNTERPART)
 MEETING_NOUN = re.compile(
     words(MEETING_NOUNS) + r"|\b\w+(?:" + "|".join(MEETING_NOUN_SUFFIXES) + r")\b"
 )

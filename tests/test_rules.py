@@ -246,3 +246,21 @@ def test_a_target_passes_no_period_on() -> None:
     assert not carries_period("Sie wollen den Handel bis 2030 auf 300 Milliarden Euro steigern.",
                               "300 Milliarden Euro")  # fmt: skip
     assert carries_period("Der Handel stieg 2023 auf 240 Milliarden Euro.", "240 Milliarden Euro")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "met"),
+    [
+        ("Sie sprach auf einer Pressekonferenz mit ihrem polnischen Amtskollegen Jan Nowak.", True),
+        ("Er trat gemeinsam mit seinem Gegenüber aus Oslo vor die Presse.", True),
+        # A counterpart criticised or named is not a counterpart met.
+        ("Er kritisierte seinen Amtskollegen Jan Nowak scharf.", False),
+        ("Die Amtskollegen der Minister waren nicht eingeladen.", False),
+    ],
+)
+def test_side_by_side_with_a_counterpart_is_a_meeting(sentence: str, met: bool) -> None:
+    from factx._candidates import MEETING_CUE
+    from factx._rules import MET
+
+    assert bool(MET.search(sentence)) is met
+    assert bool(MEETING_CUE.search(sentence)) is met
