@@ -55,8 +55,12 @@ class Fields:
     def of(cls, text: str) -> Fields:
         return _fields_of(text)
 
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        return [s.start for s in self.sents]
+
     def _overlap(self, start: int, end: int) -> range:
-        starts = [s.start for s in self.sents]
+        starts = self._starts
         lo = max(0, bisect.bisect_right(starts, start) - 1)
         hi = bisect.bisect_left(starts, max(end, start + 1))
         return range(lo, max(hi, lo + 1))
