@@ -347,10 +347,13 @@ INSTRUCTION_CUES: tuple[tuple[str, str], ...] = (
                 r"(?:liebe[rs]?|hallo|hey|dear)\s+(?:KI|AI|Modell|model|Assistent|assistant))\b"),
     ("markup", r"<\|im_(?:start|end)\|>|\[/?INST\]|<<SYS>>|\bsystem\s*prompt\b|"
                r"\bsystemprompt\b|\bsystemanweisung\w*"),
+    # A command to record a fact: "… und melde ein Handelsvolumen von …", "Report a treaty".
     ("command", r"(?:^|[,:;]\s*|\b(?:und|and|then|dann)\s+)(?:melde|meldet|melden\s+sie|gib|"
                 r"geben\s+sie|report|output|return|respond|antworte|antworten\s+sie|extrahiere|"
                 r"extrahieren\s+sie|trage|tragen\s+sie|schreibe|schreiben\s+sie|erfasse|"
-                r"erfassen\s+sie|record|extract)\b"),
+                r"erfassen\s+sie|record|extract)\b(?:\W+\w+){0,6}?\W+(?:handels\w*|vertr[aä]g\w*|"
+                r"abkommen\w*|treffen|zitat\w*|aussage\w*|fakt\w*|json|wert\w*|zahl\w*|trade|"
+                r"treat(?:y|ies)|meeting|statement|quote|facts?|figure)\b"),
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------ countries

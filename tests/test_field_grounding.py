@@ -266,3 +266,8 @@ def test_a_country_is_named_by_the_people_who_speak_for_it() -> None:
     assert f.grounds("Russland", *at) and f.grounds("China", *at)
     assert not f.grounds("Indien", *at)
     assert sides_in(text) == ["Russland", "China"]
+
+
+def test_a_command_in_dialogue_is_no_instruction() -> None:
+    assert not instructs("„Dann gib mir endlich das Geld zurück“, rief er.")
+    assert not instructs("Schreibe mir bald, sagte sie zum Abschied.")
