@@ -184,8 +184,9 @@ def _write_parts(batch: pa.Table, out: str) -> pa.Table:
 def write_parquet(results: ray.data.Dataset, out: Path | str) -> ray.data.Dataset:
     """A dataset that writes each batch of ``extract_dataset``'s rows as one part under
     ``out`` (``_parquet``'s layout) and yields ``SUMMARY_SCHEMA`` rows; iterate it to run."""
+    fn: Any = _write_parts  # ray's stubs want a one-argument function; fn_kwargs adds out
     return results.map_batches(
-        _write_parts, fn_kwargs={"out": str(out)}, batch_format="pyarrow", num_cpus=0.25
+        fn, fn_kwargs={"out": str(out)}, batch_format="pyarrow", num_cpus=0.25
     )
 
 
@@ -262,6 +263,7 @@ def run(
 
 
 def _iter(ds: ray.data.Dataset) -> Iterator[list[dict[str, Any]]]:
+    batch: Any
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         yield batch.to_pylist()
 

@@ -121,7 +121,9 @@ def result_key(result: ArticleFacts, *, model: str, strategy: str, prompt_versio
     )  # fmt: skip
 
 
-def flatten(result: ArticleFacts, key: str, part: str, written_at: str) -> dict[str, list[dict[str, Any]]]:
+def flatten(
+    result: ArticleFacts, key: str, part: str, written_at: str
+) -> dict[str, list[dict[str, Any]]]:
     """One article as rows of each table: the one row-flattening of every Parquet writer."""
     src, usage = result.source, result.usage
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
@@ -211,9 +213,11 @@ def _read(out: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     files = _files(out, name)
     if not files:
         schema = SCHEMAS[name]
-        return schema.empty_table() if columns is None else pa.schema(
-            [schema.field(c) for c in columns]
-        ).empty_table()
+        return (
+            schema.empty_table()
+            if columns is None
+            else pa.schema([schema.field(c) for c in columns]).empty_table()
+        )
     return pa.concat_tables(
         [pq.read_table(f, columns=columns, schema=SCHEMAS[name]) for f in files]
     )
