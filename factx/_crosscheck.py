@@ -674,39 +674,56 @@ def _statements(items: list[_Item], names: EntityResolver, out: _Findings) -> No
     for i in range(n):
         clusters[uf.find(i)].append(i)
     for members in clusters.values():
-        cl = [items[i] for i in members]
-        text = quotes[members[0]]
-        short = text if len(text) <= 60 else text[:57] + "…"
-        summary = f"{speakers[members[0]].label}: „{short}“"
-        out.consolidate("statement", cl, summary)
-        if len({i.ref.article_id for i in cl}) > 1:
-            out.add(
-                "same_event",
-                "info",
-                cl,
-                f"Statement {summary} appears in {_independent(cl)} independent articles "
-                f"({_articles(cl)}).",
-                f"statement: same canonical speaker, quote similarity ≥ {QUOTE_MIN_SCORE}",
-            )
-
-    reported: set[tuple[int, int]] = set()
-    for (i, j), score in sorted(conflicts.items()):
-        roots = (uf.find(i), uf.find(j))
-        key = (min(roots), max(roots))
-        if key in reported:
-            continue
-        reported.add(key)
-        one, two = clusters[key[0]], clusters[key[1]]
-        out.add(
-            "speaker_conflict",
-            "error" if score >= QUOTE_VERBATIM else "warning",
-            [items[k] for k in (*one, *two)],
-            f"One quote, two speakers: {speakers[one[0]].label} "
-            f"({_articles(items[k] for k in one)}) vs {speakers[two[0]].label} "
-            f"({_articles(items[k] for k in two)}), "
-            f"similarity {score:.2f}.",
-            f"statement: quote similarity ≥ {QUOTE_MIN_SCORE}, different canonical speakers",
+        statement_cluster(
+            out, [items[i] for i in members], quotes[members[0]], speakers[members[0]].label
         )
+    for key, score in conflict_roots(conflicts, uf.find):
+        one, two = clusters[key[0]], clusters[key[1]]
+        speaker_conflict(
+            out, [items[k] for k in one], [items[k] for k in two],
+            speakers[one[0]].label, speakers[two[0]].label, score,
+        )  # fmt: skip
+
+
+def conflict_roots(
+    conflicts: dict[tuple[int, int], float], find: Callable[[int], int]
+) -> list[tuple[tuple[int, int], float]]:
+    """One speaker conflict per pair of clusters: the first conflicting pair's score."""
+    reported: dict[tuple[int, int], float] = {}
+    for (i, j), score in sorted(conflicts.items()):
+        roots = (find(i), find(j))
+        reported.setdefault((min(roots), max(roots)), score)
+    return list(reported.items())
+
+
+def statement_cluster(out: _Findings, cl: list[_Item], text: str, label: str) -> None:
+    """One quote told by one speaker (in one or more articles): consolidated, corroborated."""
+    short = text if len(text) <= 60 else text[:57] + "…"
+    summary = f"{label}: „{short}“"
+    out.consolidate("statement", cl, summary)
+    if len({i.ref.article_id for i in cl}) > 1:
+        out.add(
+            "same_event",
+            "info",
+            cl,
+            f"Statement {summary} appears in {_independent(cl)} independent articles "
+            f"({_articles(cl)}).",
+            f"statement: same canonical speaker, quote similarity ≥ {QUOTE_MIN_SCORE}",
+        )
+
+
+def speaker_conflict(
+    out: _Findings, one: list[_Item], two: list[_Item], label_one: str, label_two: str,
+    score: float,
+) -> None:  # fmt: skip
+    out.add(
+        "speaker_conflict",
+        "error" if score >= QUOTE_VERBATIM else "warning",
+        [*one, *two],
+        f"One quote, two speakers: {label_one} ({_articles(one)}) vs {label_two} "
+        f"({_articles(two)}), similarity {score:.2f}.",
+        f"statement: quote similarity ≥ {QUOTE_MIN_SCORE}, different canonical speakers",
+    )
 
 
 # Treaties ---------------------------------------------------------------------------
@@ -719,7 +736,6 @@ def _treaty_name(name: str) -> str:
 
 def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None:
     n = len(items)
-    uf = _UnionFind(n)
     name_keys: list[str] = []
     parties: list[frozenset[str]] = []
     labels: dict[frozenset[str], str] = {}
@@ -732,6 +748,23 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
         name_keys.append(_treaty_name(fact.name))
         parties.append(key)
         item.window = parse_window(fact.date)
+
+    uf = treaty_components(name_keys, parties, [item.fact.evidence for item in items])
+    treaties: dict[int, list[_Item]] = defaultdict(list)
+    for i in range(n):
+        treaties[uf.find(i)].append(items[i])
+    for root, same_treaty in treaties.items():
+        treaty_group(out, same_treaty, labels[parties[root]])
+
+
+def treaty_components(
+    name_keys: Sequence[str], parties: Sequence[frozenset[str]], evidence: Sequence[str]
+) -> _UnionFind:
+    """Which treaty facts name one treaty: same name key or same long evidence (within one
+    party set, or naming none beside a single one), or a near-identical name in one party
+    set. Each component's root is its first fact."""
+    n = len(name_keys)
+    uf = _UnionFind(n)
 
     def union_block(members: list[int]) -> None:
         # Equal parties join; a fact naming no parties joins only if one party set is there.
@@ -747,7 +780,7 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
     by_evidence: dict[str, list[int]] = defaultdict(list)
     for i in range(n):
         by_name[name_keys[i]].append(i)
-        evid = fold(items[i].fact.evidence)
+        evid = fold(evidence[i])
         if len(evid) >= 20:
             by_evidence[evid].append(i)
     for members in (*by_name.values(), *by_evidence.values()):
@@ -766,26 +799,27 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
             ):
                 uf.union(distinct[name], distinct[other])
 
-    treaties: dict[int, list[_Item]] = defaultdict(list)
-    for i in range(n):
-        treaties[uf.find(i)].append(items[i])
+    return uf
+
+
+def treaty_group(out: _Findings, same_treaty: list[_Item], parties_label: str) -> None:
+    """One treaty (its first item names it): status conflicts, then its events."""
 
     def attrs(item: _Item) -> tuple[Resolved | None, str | None]:
         assert isinstance(item.fact, Treaty)
         return None, _PHASE[item.fact.status]
 
-    for root, same_treaty in treaties.items():
-        fact0 = items[root].fact
-        assert isinstance(fact0, Treaty)
-        title = f"Treaty „{fact0.name}“ ({labels[parties[root]] or 'parties unknown'})"
-        _treaty_status(same_treaty, title, out)
-        events, _ = _group_events(same_treaty, attrs)
-        for ev in events:
-            summary = f"{title}: {ev.kind}, {_fmt_window(ev.window)}"
-            _same_event(
-                out, "treaty", ev, summary,
-                "treaty: same name or evidence, same canonical parties, same status and date",
-            )  # fmt: skip
+    fact0 = same_treaty[0].fact
+    assert isinstance(fact0, Treaty)
+    title = f"Treaty „{fact0.name}“ ({parties_label or 'parties unknown'})"
+    _treaty_status(same_treaty, title, out)
+    events, _ = _group_events(same_treaty, attrs)
+    for ev in events:
+        summary = f"{title}: {ev.kind}, {_fmt_window(ev.window)}"
+        _same_event(
+            out, "treaty", ev, summary,
+            "treaty: same name or evidence, same canonical parties, same status and date",
+        )  # fmt: skip
 
 
 def _phase(item: _Item) -> str:
