@@ -17,7 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from ._batch import BatchStats
-    from ._schemas import ArticleFacts
+    from ._schemas import ArticleFacts, CrossCheckReport
     from ._settings import Settings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -602,7 +602,7 @@ class _Progress:
 
 
 @cli.command()
-@click.argument("facts", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("facts", type=click.Path(exists=True, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--html",
@@ -622,13 +622,33 @@ class _Progress:
     show_default=True,
     help="Relative difference under which two amounts agree.",
 )
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With a Parquet FACTS folder: write findings.parquet, consolidated.parquet and "
+    "entities.jsonl here instead of printing (for millions of facts).",
+)
+@click.option(
+    "--memory-limit",
+    default="2GB",
+    show_default=True,
+    help="With a Parquet FACTS folder: DuckDB's memory limit; beyond it, it spills to disk.",
+)
 def check(
-    facts: str, as_json: bool, html_path: str | None, fail_on: str | None, tolerance: float
+    facts: str,
+    as_json: bool,
+    html_path: str | None,
+    fail_on: str | None,
+    tolerance: float,
+    to_dir: Path | None,
+    memory_limit: str,
 ) -> None:
     """Cross-check facts across articles: same events, conflicts, corroboration.
 
     FACTS is a JSONL file with one ArticleFacts record per line, as written by
-    `factx extract` ("-" reads standard input). Findings go to standard output,
+    `factx extract` ("-" reads standard input), or a Parquet folder written by
+    `factx extract --out DIR`, checked out of core with DuckDB. Findings go to standard output,
     progress to standard error. Exit status: 0, or 1 when --fail-on finds a finding
     at or above that severity, 2 on a usage error.
 
@@ -641,13 +661,24 @@ def check(
     from pathlib import Path
 
     from pydantic import ValidationError
-    from rich.console import Console
 
     from ._crosscheck import cross_check
-    from ._report import render_html, render_terminal
     from ._schemas import ArticleFacts
 
-    results: list[ArticleFacts] = []
+    if facts != "-" and Path(facts).is_dir():
+        report = _check_parquet(Path(facts), tolerance, to_dir, memory_limit)
+        if report is None:
+            return
+        results: list[ArticleFacts] = []
+        if html_path:
+            from ._parquet import read_results
+
+            results = read_results(facts)
+        _show_report(report, results, as_json, html_path, fail_on)
+        return
+    if to_dir is not None:
+        raise click.UsageError("--to needs a Parquet folder as FACTS")
+    results = []
     lineno = 0
     try:
         with click.open_file(facts, encoding="utf-8") as fh:
@@ -676,6 +707,48 @@ def check(
     n_facts = sum(len(r.facts()) for r in results)
     click.echo(f"checking {n_facts} facts from {len(results)} articles", err=True)
     report = cross_check(results, tolerance=tolerance)
+    _show_report(report, results, as_json, html_path, fail_on)
+
+
+def _check_parquet(
+    folder: Path, tolerance: float, to_dir: Path | None, memory_limit: str
+) -> CrossCheckReport | None:
+    try:
+        from ._sqlcheck import check_parquet, check_parquet_to
+    except ImportError as e:
+        raise click.UsageError(
+            f"a Parquet folder needs the ray extra ({e.name} is missing): pip install 'factx[ray]'"
+        ) from None
+    from ._parquet import is_output_dir
+
+    if not is_output_dir(folder):
+        raise click.BadParameter(
+            f"{folder} holds no articles/ table (written by factx extract --out)",
+            param_hint="'FACTS'",
+        )
+    click.echo(f"checking the Parquet output in {folder}", err=True)
+    if to_dir is not None:
+        counts = check_parquet_to(folder, to_dir, tolerance=tolerance, memory_limit=memory_limit)
+        click.echo(
+            f"wrote {counts['findings']} findings and {counts['consolidated']} consolidated "
+            f"facts to {to_dir}",
+            err=True,
+        )
+        return None
+    return check_parquet(folder, tolerance=tolerance, memory_limit=memory_limit)
+
+
+def _show_report(
+    report: CrossCheckReport,
+    results: list[ArticleFacts],
+    as_json: bool,
+    html_path: str | None,
+    fail_on: str | None,
+) -> None:
+    from rich.console import Console
+
+    from ._report import render_html, render_terminal
+
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:

@@ -77,6 +77,11 @@ _TYPE: dict[str, FactType] = {
     "meetings": "meeting", "statements": "statement", "treaties": "treaty",
     "trade_figures": "trade_figure",
 }  # fmt: skip
+_FIELDS = {t: [k for k in m.model_fields if k != "type"] for t, m in FACT_TABLES.items()}
+_LISTS = {
+    t: [f.name for f in SCHEMAS[t] if pa.types.is_list(f.type) and f.name in _FIELDS[t]]
+    for t in FACT_TABLES
+}
 _BATCH = 50_000
 _NONE = -(2**31)  # an undated statement's window
 
@@ -150,11 +155,9 @@ class _Check:
 
     def item(self, table: str, row: dict[str, Any]) -> _Item:
         model = FACT_TABLES[table]
-        fields = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in row.items()
-            if k in model.model_fields and k != "type"
-        }
+        fields = {k: row[k] for k in _FIELDS[table]}
+        for k in _LISTS[table]:
+            fields[k] = tuple(fields[k] or ())
         fact = model.model_construct(None, **fields)
         w = parse_window(row["published"])
         ref = _ref(row["article_id"], _TYPE[table], row["idx"], fact)
@@ -525,25 +528,35 @@ def check_parquet_to(
         "consolidated": pq.ParquetWriter(tmp / "consolidated.parquet", _CONSOLIDATED),
     }
     counts = {"findings": 0, "consolidated": 0}
+    rows: dict[str, list[dict[str, Any]]] = {"findings": [], "consolidated": []}
+    schemas = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
+
+    def flush(name: str, at: int) -> None:
+        if len(rows[name]) >= at:
+            writers[name].write_table(pa.Table.from_pylist(rows[name], schema=schemas[name]))
+            counts[name] += len(rows[name])
+            rows[name] = []
 
     def write(f: _Findings) -> None:
-        if f.findings:
-            writers["findings"].write_table(pa.Table.from_pylist([
-                {"severity_rank": _SEVERITY_ORDER[x.severity], "kind": x.kind,
-                 "article_id": x.facts[0].article_id, "type": x.facts[0].type,
-                 "idx": x.facts[0].index, "message": x.message, "json": x.model_dump_json()}
-                for x in f.findings], schema=_FINDINGS))  # fmt: skip
-            counts["findings"] += len(f.findings)
-        if f.consolidated:
-            writers["consolidated"].write_table(pa.Table.from_pylist([
-                {"corroboration": c.corroboration, "type": c.type,
-                 "article_id": c.facts[0].article_id, "idx": c.facts[0].index,
-                 "json": c.model_dump_json()}
-                for c in f.consolidated], schema=_CONSOLIDATED))  # fmt: skip
-            counts["consolidated"] += len(f.consolidated)
+        rows["findings"].extend(
+            {"severity_rank": _SEVERITY_ORDER[x.severity], "kind": x.kind,
+             "article_id": x.facts[0].article_id, "type": x.facts[0].type,
+             "idx": x.facts[0].index, "message": x.message, "json": x.model_dump_json()}
+            for x in f.findings
+        )  # fmt: skip
+        rows["consolidated"].extend(
+            {"corroboration": c.corroboration, "type": c.type,
+             "article_id": c.facts[0].article_id, "idx": c.facts[0].index,
+             "json": c.model_dump_json()}
+            for c in f.consolidated
+        )  # fmt: skip
+        flush("findings", _BATCH)
+        flush("consolidated", _BATCH)
 
     try:
         _, entities = _run(Path(out), tolerance, memory_limit, write)
+        flush("findings", 1)
+        flush("consolidated", 1)
     finally:
         for w in writers.values():
             w.close()

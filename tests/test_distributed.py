@@ -23,7 +23,7 @@ pytest.importorskip("duckdb")
 
 from click.testing import CliRunner  # noqa: E402
 
-from factx import ArticleFacts, Settings  # noqa: E402
+from factx import ArticleFacts, CrossCheckReport, Settings, cross_check  # noqa: E402
 from factx._cli import cli  # noqa: E402
 from factx._parquet import _read, read_results  # noqa: E402
 
@@ -109,6 +109,13 @@ def test_ray_run_equals_local_run_and_rerun_asks_nothing(
     assert (again.extracted, again.skipped, again.calls) == (0, N, 0)
     assert replay.calls == before
     assert len(_read(tmp_path / "ray", "articles")) == N  # nothing written twice
+
+    # factx check DIR (DuckDB, out of core) agrees with the in-memory checker.
+    checked = CliRunner().invoke(cli, ["check", str(tmp_path / "ray"), "--json"])
+    assert checked.exit_code == 0, checked.output
+    report = CrossCheckReport.model_validate_json(checked.stdout)
+    assert report == cross_check(local_results)
+    assert any(f.kind == "same_event" for f in report.findings)
 
 
 def _actor_pids() -> list[int]:
