@@ -155,11 +155,14 @@ def extract_dataset(
     actors: int = 1,
     skip: set[str] | frozenset[str] | None = None,
     batch_size: int = 4,
+    actor_cpus: float = 0.25,
 ) -> ray.data.Dataset:
     """Extract a dataset of ``{id, text, published}`` rows (or ``{path, published}``) on a
     pool of ``actors`` actors; rows come back as ``RESULT_SCHEMA`` (the ``ArticleFacts`` as
     JSON in ``result_json``). ``settings.base_url`` must be set: each actor calls it.
-    ``skip``: cache keys not to extract again (``_parquet.done_keys`` of an output)."""
+    ``skip``: cache keys not to extract again (``_parquet.done_keys`` of an output).
+    ``actor_cpus``: the CPUs Ray reserves per actor; an actor mostly waits on its endpoint,
+    so a fraction lets more actors share a node than it has cores."""
     if settings.base_url is None:
         raise ConfigError("extract_dataset needs settings.base_url: the actors' endpoint")
     return ds.map_batches(
@@ -168,7 +171,7 @@ def extract_dataset(
         batch_format="pyarrow",
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=0.5,
+        num_cpus=actor_cpus,
     )
 
 
@@ -230,6 +233,7 @@ def run(
     *,
     address: str | None = None,
     actors: int = 1,
+    actor_cpus: float = 0.25,
     num_cpus: int | None = None,
     server_log: Path | None = None,
     on_result: Callable[[str, str], None] | None = None,
@@ -245,8 +249,8 @@ def run(
         ds = read_source(src)
         total = ds.count()
         summary = RunSummary()
-        for batch in _iter(write_parquet(extract_dataset(ds, settings, actors=actors, skip=skip),
-                                         out)):  # fmt: skip
+        results = extract_dataset(ds, settings, actors=actors, skip=skip, actor_cpus=actor_cpus)
+        for batch in _iter(write_parquet(results, out)):
             for row in batch:
                 outcome = row["outcome"]
                 summary.calls += int(row["calls"])
