@@ -193,9 +193,11 @@ def write_parquet(results: ray.data.Dataset, out: Path | str) -> ray.data.Datase
     )
 
 
-def read_source(src: Path) -> ray.data.Dataset:
+def read_source(src: Path, *, blocks: int | None = None) -> ray.data.Dataset:
     """A folder of ``.txt`` (with ``.meta.json``), a JSONL or a Parquet file of ``{id,
-    text, published}`` as a dataset of rows for ``extract_dataset``."""
+    text, published}`` as a dataset of rows for ``extract_dataset``. ``blocks``: at least
+    this many blocks, since an actor pool runs one task per block (a single small file is
+    otherwise one block, and one actor would do all the work)."""
     from ._read import discover, meta_path_for
 
     if src.is_dir() and not any(src.glob("*.parquet")):
@@ -208,12 +210,12 @@ def read_source(src: Path) -> ray.data.Dataset:
             with contextlib.suppress(Exception):
                 pub = json.loads(meta_path_for(f).read_text(encoding="utf-8")).get("published")
             rows.append({"path": str(f), "id": f.stem, "text": "", "published": pub})
-        return ray.data.from_items(rows)
+        return ray.data.from_items(rows, override_num_blocks=blocks)
     name = src.name.lower()
     if name.endswith((".jsonl", ".json", ".jsonl.gz")):
-        return ray.data.read_json(str(src))
+        return ray.data.read_json(str(src), override_num_blocks=blocks)
     if name.endswith(".parquet") or src.is_dir():
-        return ray.data.read_parquet(str(src))
+        return ray.data.read_parquet(str(src), override_num_blocks=blocks)
     raise ConfigError(f"{src}: expected a folder of .txt files, a .jsonl or a .parquet file")
 
 
@@ -246,7 +248,7 @@ def run(
     init_ray(address, num_cpus=num_cpus)
     skip = done_keys(out)
     with _endpoint(settings, server_log) as settings:
-        ds = read_source(src)
+        ds = read_source(src, blocks=max(8, 4 * actors))
         total = ds.count()
         summary = RunSummary()
         results = extract_dataset(ds, settings, actors=actors, skip=skip, actor_cpus=actor_cpus)
