@@ -93,6 +93,13 @@ def scaling(actor_counts: list[int], delay: float, actor_cpus: float) -> list[di
                 "articles_per_min": round(n / wall * 60, 1),
                 "steady_articles_per_min": round(steady, 1),
             }
+            from factx._parquet import read_results
+
+            row["failures"] = [
+                f"{r.article_id}: {e.error}: {e.message}"
+                for r in read_results(tmp / f"out-{actors}") if r.status == "failed"
+                for e in r.errors
+            ]  # fmt: skip
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
         assert not server.misses, "the replay server was asked something not recorded"
@@ -149,6 +156,7 @@ def main() -> None:
     import logging
 
     logging.getLogger("ray").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     from factx._distributed import init_ray
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,

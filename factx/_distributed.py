@@ -193,6 +193,10 @@ def write_parquet(results: ray.data.Dataset, out: Path | str) -> ray.data.Datase
     )
 
 
+# Reading and writing are light; a full CPU each could not be had once the actors hold theirs.
+_LIGHT = {"num_cpus": 0.25}
+
+
 def read_source(src: Path, *, blocks: int | None = None) -> ray.data.Dataset:
     """A folder of ``.txt`` (with ``.meta.json``), a JSONL or a Parquet file of ``{id,
     text, published}`` as a dataset of rows for ``extract_dataset``. ``blocks``: at least
@@ -213,9 +217,9 @@ def read_source(src: Path, *, blocks: int | None = None) -> ray.data.Dataset:
         return ray.data.from_items(rows, override_num_blocks=blocks)
     name = src.name.lower()
     if name.endswith((".jsonl", ".json", ".jsonl.gz")):
-        return ray.data.read_json(str(src), override_num_blocks=blocks)
+        return ray.data.read_json(str(src), override_num_blocks=blocks, ray_remote_args=_LIGHT)
     if name.endswith(".parquet") or src.is_dir():
-        return ray.data.read_parquet(str(src), override_num_blocks=blocks)
+        return ray.data.read_parquet(str(src), override_num_blocks=blocks, ray_remote_args=_LIGHT)
     raise ConfigError(f"{src}: expected a folder of .txt files, a .jsonl or a .parquet file")
 
 
@@ -246,6 +250,10 @@ def run(
     from ._parquet import done_keys
 
     init_ray(address, num_cpus=num_cpus)
+    # Leave a CPU's worth for the read and write tasks: actors that hold every CPU of a
+    # small cluster would starve the read that feeds them.
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))  # type: ignore[no-untyped-call]
+    actor_cpus = min(actor_cpus, max(0.01, (cpus - 0.5) / actors))
     skip = done_keys(out)
     with _endpoint(settings, server_log) as settings:
         ds = read_source(src, blocks=max(8, 4 * actors))
