@@ -2,8 +2,12 @@
 answer a real model gave to the same request body, as recorded in ``cassettes/``.
 
 It replays recorded model output only; a request it has no recording for gets a 404 and is
-counted in ``misses``, so a test sees that it asked something new. ``delay`` makes every
-answer wait (a sleep: it stands in for a slow remote model without costing CPU).
+counted in ``misses``, so a test sees that it asked something new. One exception, also a
+recording: the recorded llama.cpp server refused every ``json_schema`` response format with
+one error (500), so an unrecorded ``json_schema`` request gets that recorded refusal (a
+process's first question may be any article's, and factx then falls back as it did live).
+``delay`` makes every answer wait (a sleep: it stands in for a slow remote model without
+costing CPU).
 """
 
 from __future__ import annotations
@@ -43,7 +47,21 @@ def load_answers(folder: Path = CASSETTES) -> dict[str, tuple[int, str]]:
             old = answers.get(key)
             if old is None or (old[0] != 200 and status == 200):
                 answers[key] = (status, resp["body"]["string"])
+            body = resp["body"]["string"]
+            if status >= 500 and "json_schema" in body and REFUSAL not in answers:
+                answers[REFUSAL] = (status, body)
     return answers
+
+
+REFUSAL = "<the server's refusal of a json_schema response format>"
+
+
+def _format(body: bytes) -> str | None:
+    try:
+        fmt = json.loads(body).get("response_format") or {}
+    except ValueError:
+        return None
+    return fmt.get("type") if isinstance(fmt, dict) else None
 
 
 class ReplayServer:
@@ -70,9 +88,12 @@ class ReplayServer:
                 try:
                     status, text = server.answers[_canonical(body)]
                 except (KeyError, ValueError):
-                    with server._lock:
-                        server.misses.append(body.decode("utf-8", "replace"))
-                    status, text = 404, json.dumps({"error": {"message": "not recorded"}})
+                    if _format(body) == "json_schema" and REFUSAL in server.answers:
+                        status, text = server.answers[REFUSAL]
+                    else:
+                        with server._lock:
+                            server.misses.append(body.decode("utf-8", "replace"))
+                        status, text = 404, json.dumps({"error": {"message": "not recorded"}})
                 data = text.encode("utf-8")
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
