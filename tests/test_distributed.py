@@ -166,3 +166,19 @@ def test_killed_actor_every_article_exactly_once(ray_cluster: None, tmp_path: Pa
     assert all(r.status == "ok" for r in results)
     # Read once per cache key, whatever a retried task wrote twice.
     assert len({r.article_id for r in results}) == n
+
+
+def test_cli_engine_ray(ray_cluster: None, replay: ReplayServer, tmp_path: Path) -> None:
+    src = _folder(tmp_path, 12)
+    args = ["extract", str(src), "--engine", "ray", "--out", str(tmp_path / "out"),
+            "--base-url", replay.base_url, "-m", RECORD_MODEL, "--no-answer-cache",
+            "--actors", "2", "--stats"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "12 extracted, 0 cached, 0 failed, 0 already in" in res.stderr
+    assert len(read_results(tmp_path / "out")) == 12
+    res = CliRunner().invoke(cli, args)
+    assert "0 extracted, 0 cached, 0 failed, 12 already in" in res.stderr
+    assert "llm_calls=0" in res.stderr
+    bad = CliRunner().invoke(cli, ["extract", str(src), "--engine", "ray"])
+    assert bad.exit_code == 2 and "--out" in bad.output
