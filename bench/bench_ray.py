@@ -8,7 +8,7 @@ The endpoint is the tests' replay server (tests/replay.py): every request is ans
 the answer the real model gave to it (cassettes/), after ``--delay`` seconds of sleep, which
 stands in for a slow remote model without costing CPU. The articles are the tests' 200
 project-written ones (two texts, many publication days). The answer cache is off, so every
-article asks its questions. A local Ray cluster of 2 CPUs (loopback) is started once.
+article asks its questions. A local Ray cluster of 2 CPUs (this machine) is started once.
 
 scaling: for each actor count, ``factx.distributed.run`` over ``20 x actors`` articles
 (at least 40) into a fresh folder; articles/min over the whole run (actors' start included)

@@ -53,8 +53,10 @@ SUMMARY_SCHEMA = pa.schema(
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
-    """Join a cluster at ``address``, or start a small local one: loopback, no dashboard,
-    a small object store (results are small; 2-core machines have little to spare)."""
+    """Join a cluster at ``address``, or start a small local one: no dashboard, a small
+    object store (results are small; 2-core machines have little to spare). Ray 2.60 turns
+    a loopback node address into the machine's own, so the local cluster listens there,
+    behind Ray's token authentication (on by default)."""
     if ray.is_initialized():
         return
     if address:
@@ -65,7 +67,6 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> None
         include_dashboard=False,
         object_store_memory=256 * 1024**2,
         log_to_driver=False,
-        _node_ip_address="127.0.0.1",
     )
 
 

@@ -1,4 +1,4 @@
-"""Extraction on a local Ray cluster (2 CPUs, loopback) against recorded model answers.
+"""Extraction on a local Ray cluster (2 CPUs, one machine) against recorded model answers.
 
 The 200 articles are the two project-written test articles published on many days; the
 replay server answers each question with what the real model answered when it was
