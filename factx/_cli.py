@@ -415,7 +415,8 @@ class _ParquetOutput:
         self.lines += 1
         if key in self.done:
             return
-        self.done.add(key) if result.status == "ok" else None
+        if result.status == "ok":
+            self.done.add(key)
         self.pending.append(self._pq.Keyed(result, key))
         if len(self.pending) >= self.BATCH:
             self._flush()

@@ -12,7 +12,8 @@ is missing was never committed, and its fact rows are not read. A batch written 
 retried task, a rerun of a partial article) leaves two article rows with one cache key;
 ``read_articles`` keeps one of them (a complete one first, then the latest), and the facts
 are read through the (cache_key, part) it kept, so each article is read exactly once.
-The only importer of pyarrow (besides ``_distributed``); imported lazily by the CLI.
+pyarrow is imported here and by ``_distributed`` and ``_sqlcheck``, never by ``import factx``;
+the CLI imports this module lazily.
 """
 
 from __future__ import annotations
