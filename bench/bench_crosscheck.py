@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,11 @@ def _synthetic_people(rng: random.Random, n: int) -> list[tuple[str, str]]:
 
 def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
     """About ``n_facts`` facts over ``n_facts / 10`` articles."""
+    return list(generate_iter(n_facts, seed))
+
+
+def generate_iter(n_facts: int, seed: int = 7) -> Iterator[ArticleFacts]:
+    """``generate``'s articles one at a time (the same ones): for sets too large to hold."""
     rng = random.Random(seed)
     n_articles = max(1, n_facts // FACTS_PER_ARTICLE)
     people = _synthetic_people(rng, 300)
@@ -124,7 +130,6 @@ def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
     def pick(person: tuple[str, str]) -> str:
         return person[0] if rng.random() < 0.7 else person[1]
 
-    results = []
     for i in range(n_articles):
         pub = start + timedelta(days=rng.randrange(4600))
         ms = []
@@ -178,19 +183,16 @@ def generate(n_facts: int, seed: int = 7) -> list[ArticleFacts]:
             )
             if rng.random() < 0.05:  # the same figure in euros, at a plausible rate
                 fs.append(fs[-1].model_copy(update={"currency": "EUR", "value": value * 0.9}))
-        results.append(
-            ArticleFacts(
-                article_id=f"a{i:06d}",
-                text_sha256=f"{i:064x}",
-                text="",
-                source=Source(published=pub.isoformat()),
-                meetings=tuple(ms),
-                statements=tuple(ss),
-                treaties=tuple(ts),
-                trade_figures=tuple(fs),
-            )
+        yield ArticleFacts(
+            article_id=f"a{i:06d}",
+            text_sha256=f"{i:064x}",
+            text="",
+            source=Source(published=pub.isoformat()),
+            meetings=tuple(ms),
+            statements=tuple(ss),
+            treaties=tuple(ts),
+            trade_figures=tuple(fs),
         )
-    return results
 
 
 def run_one(n_facts: int, trace: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from ._batch import BatchStats
-    from ._schemas import ArticleFacts
+    from ._schemas import ArticleFacts, CrossCheckReport
     from ._settings import Settings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -151,6 +151,44 @@ def cli() -> None:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Log every LLM call and retry to standard error."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: extract on Ray Data (a local cluster, or --ray-address); needs --out and the "
+    "ray extra. PATHS is then one folder of .txt, a .jsonl or a .parquet of {id, text, "
+    "published}.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write Parquet into this folder (one table per fact type and one of articles); a "
+    "rerun skips the articles already complete there.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet"]),
+    default=None,
+    help="jsonl (default): JSON lines to standard output or -o; parquet: the layout of "
+    "--out (the default when --out is given).",
+)
+@click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    show_envvar=True,
+    help="Ray cluster to join (e.g. 10.0.0.1:6379, or auto). Unset: start a local one.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(1, 1024),
+    default=2,
+    show_default=True,
+    help="With --engine ray: actors, each one extractor and LLM client (spread them over "
+    "the endpoint's concurrency).",
+)
 def extract(
     paths: tuple[Path, ...],
     output: Path | None,
@@ -172,6 +210,11 @@ def extract(
     stats: bool,
     server_log: Path | None,
     verbose: bool,
+    engine: str,
+    out_dir: Path | None,
+    fmt: str | None,
+    ray_address: str | None,
+    actors: int,
 ) -> None:
     """Extract meetings, statements, treaties and trade figures from articles.
 
@@ -193,6 +236,8 @@ def extract(
       factx extract article.txt --published 2024-05-16
       OPENAI_API_KEY=... factx extract seeds/ --base-url https://api.openai.com/v1 -m gpt-4o-mini
       factx extract seeds/ --base-url http://127.0.0.1:11434/v1 -m qwen2.5:7b   # Ollama
+      factx extract examples/ --out out/ --format parquet      # Parquet tables in out/
+      factx extract in.parquet --engine ray --actors 8 --base-url http://gpu1:8000/v1 --out o/
     """
     import logging
 
@@ -211,6 +256,20 @@ def extract(
         )  # fmt: skip
     except FactxError as e:
         raise click.UsageError(str(e)) from None
+    fmt = fmt or ("parquet" if out_dir is not None else "jsonl")
+    if fmt == "parquet" and out_dir is None:
+        raise click.UsageError("--format parquet needs --out DIR")
+    if out_dir is not None and fmt != "parquet":
+        raise click.UsageError("--out DIR writes Parquet: drop --format jsonl, or use -o")
+    if out_dir is not None and output is not None:
+        raise click.UsageError("give either -o (JSON lines) or --out (Parquet), not both")
+    if engine == "ray":
+        if out_dir is None:
+            raise click.UsageError("--engine ray needs --out DIR")
+        if len(paths) != 1:
+            raise click.UsageError("--engine ray takes one SRC: a folder, a .jsonl or a .parquet")
+        _extract_ray(paths[0], out_dir, settings, ray_address, actors, server_log, stats)
+        return
     files = discover(
         list(paths), on_skip=lambda p, why: click.echo(f"warning: {p}: skipped: {why}", err=True)
     )
@@ -220,7 +279,9 @@ def extract(
     items = [Item(path=f, published=pub) for f in files]
     logging.getLogger("factx").debug("settings: %r", settings)
     # Fail on an unwritable output before any token is spent.
-    out = _Output(output)
+    out: _Output | _ParquetOutput = (
+        _Output(output) if out_dir is None else _ParquetOutput(out_dir, settings)
+    )
     done = False
     restore = _terminate_like_interrupt()
     try:
@@ -233,7 +294,9 @@ def extract(
                 refresh=refresh,
             )
             for result in results:
-                out.write(result if include_flagged else result.validated())
+                # Parquet keeps every fact, with its flags and a verified column.
+                raw = include_flagged or out_dir is not None
+                out.write(result if raw else result.validated())
             summary = pipe.stats
             run_calls = pipe.store.run_stats(pipe.run_id)
         out.close()
@@ -282,6 +345,92 @@ def extract(
         )
     if summary.failed:
         raise SystemExit(1)
+
+
+def _extract_ray(
+    src: Path,
+    out_dir: Path,
+    settings: Settings,
+    address: str | None,
+    actors: int,
+    server_log: Path | None,
+    stats: bool,
+) -> None:
+    from ._errors import FactxError
+
+    try:
+        from ._distributed import run
+    except ImportError as e:
+        raise click.UsageError(
+            f"--engine ray needs its extra ({e.name} is missing): pip install 'factx[ray]'"
+        ) from None
+    if not src.exists():
+        raise click.BadParameter(f"{src} does not exist", param_hint="'PATHS'")
+    try:
+        summary = run(src, out_dir, settings, address=address, actors=actors,
+                      server_log=server_log)  # fmt: skip
+    except FactxError as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"{summary.extracted} extracted, {summary.cached} cached, {summary.failed} failed, "
+        f"{summary.skipped} already in {out_dir}",
+        err=True,
+    )
+    if stats:
+        click.echo(f"stats: llm_calls={summary.calls}", err=True)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+class _ParquetOutput:
+    """``--out DIR``: results in the Parquet layout, written in parts as they come; an
+    article already complete in DIR is not written again."""
+
+    BATCH = 500
+
+    def __init__(self, out_dir: Path, settings: Settings) -> None:
+        try:
+            from . import _parquet
+        except ImportError as e:
+            raise click.UsageError(
+                f"--out needs the ray extra ({e.name} is missing): pip install 'factx[ray]'"
+            ) from None
+        from ._prompts import load_prompts
+
+        if out_dir.exists() and not out_dir.is_dir():
+            raise click.BadParameter(f"{out_dir} is not a folder", param_hint="'--out'")
+        self._pq = _parquet
+        self.out_dir = out_dir
+        self.model = settings.model
+        self.strategy = settings.resolved_strategy()
+        self.prompt_version = load_prompts().version_for(self.strategy)
+        self.done = _parquet.done_keys(out_dir)
+        self.pending: list[_parquet.Keyed] = []
+        self.lines = 0
+
+    def write(self, result: ArticleFacts) -> None:
+        key = self._pq.result_key(result, model=self.model, strategy=self.strategy,
+                                  prompt_version=self.prompt_version)  # fmt: skip
+        self.lines += 1
+        if key in self.done:
+            return
+        if result.status == "ok":
+            self.done.add(key)
+        self.pending.append(self._pq.Keyed(result, key))
+        if len(self.pending) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self._pq.write_batch(self.out_dir, self.pending)
+            self.pending = []
+
+    def close(self) -> None:
+        self._flush()
+
+    def abort(self) -> None:
+        self._flush()  # whole articles only: what finished is kept, as in the store
 
 
 class _Terminated(KeyboardInterrupt):
@@ -454,7 +603,7 @@ class _Progress:
 
 
 @cli.command()
-@click.argument("facts", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("facts", type=click.Path(exists=True, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--html",
@@ -474,13 +623,33 @@ class _Progress:
     show_default=True,
     help="Relative difference under which two amounts agree.",
 )
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With a Parquet FACTS folder: write findings.parquet, consolidated.parquet and "
+    "entities.jsonl here instead of printing (for millions of facts).",
+)
+@click.option(
+    "--memory-limit",
+    default="2GB",
+    show_default=True,
+    help="With a Parquet FACTS folder: DuckDB's memory limit; beyond it, it spills to disk.",
+)
 def check(
-    facts: str, as_json: bool, html_path: str | None, fail_on: str | None, tolerance: float
+    facts: str,
+    as_json: bool,
+    html_path: str | None,
+    fail_on: str | None,
+    tolerance: float,
+    to_dir: Path | None,
+    memory_limit: str,
 ) -> None:
     """Cross-check facts across articles: same events, conflicts, corroboration.
 
     FACTS is a JSONL file with one ArticleFacts record per line, as written by
-    `factx extract` ("-" reads standard input). Findings go to standard output,
+    `factx extract` ("-" reads standard input), or a Parquet folder written by
+    `factx extract --out DIR`, checked out of core with DuckDB. Findings go to standard output,
     progress to standard error. Exit status: 0, or 1 when --fail-on finds a finding
     at or above that severity, 2 on a usage error.
 
@@ -493,13 +662,24 @@ def check(
     from pathlib import Path
 
     from pydantic import ValidationError
-    from rich.console import Console
 
     from ._crosscheck import cross_check
-    from ._report import render_html, render_terminal
     from ._schemas import ArticleFacts
 
-    results: list[ArticleFacts] = []
+    if facts != "-" and Path(facts).is_dir():
+        report = _check_parquet(Path(facts), tolerance, to_dir, memory_limit)
+        if report is None:
+            return
+        results: list[ArticleFacts] = []
+        if html_path:
+            from ._parquet import read_results
+
+            results = read_results(facts)
+        _show_report(report, results, as_json, html_path, fail_on)
+        return
+    if to_dir is not None:
+        raise click.UsageError("--to needs a Parquet folder as FACTS")
+    results = []
     lineno = 0
     try:
         with click.open_file(facts, encoding="utf-8") as fh:
@@ -528,6 +708,48 @@ def check(
     n_facts = sum(len(r.facts()) for r in results)
     click.echo(f"checking {n_facts} facts from {len(results)} articles", err=True)
     report = cross_check(results, tolerance=tolerance)
+    _show_report(report, results, as_json, html_path, fail_on)
+
+
+def _check_parquet(
+    folder: Path, tolerance: float, to_dir: Path | None, memory_limit: str
+) -> CrossCheckReport | None:
+    try:
+        from ._sqlcheck import check_parquet, check_parquet_to
+    except ImportError as e:
+        raise click.UsageError(
+            f"a Parquet folder needs the ray extra ({e.name} is missing): pip install 'factx[ray]'"
+        ) from None
+    from ._parquet import is_output_dir
+
+    if not is_output_dir(folder):
+        raise click.BadParameter(
+            f"{folder} holds no articles/ table (written by factx extract --out)",
+            param_hint="'FACTS'",
+        )
+    click.echo(f"checking the Parquet output in {folder}", err=True)
+    if to_dir is not None:
+        counts = check_parquet_to(folder, to_dir, tolerance=tolerance, memory_limit=memory_limit)
+        click.echo(
+            f"wrote {counts['findings']} findings and {counts['consolidated']} consolidated "
+            f"facts to {to_dir}",
+            err=True,
+        )
+        return None
+    return check_parquet(folder, tolerance=tolerance, memory_limit=memory_limit)
+
+
+def _show_report(
+    report: CrossCheckReport,
+    results: list[ArticleFacts],
+    as_json: bool,
+    html_path: str | None,
+    fail_on: str | None,
+) -> None:
+    from rich.console import Console
+
+    from ._report import render_html, render_terminal
+
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:

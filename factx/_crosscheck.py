@@ -380,7 +380,6 @@ def _treaty_name(name: str) -> str:
 
 def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None:
     n = len(items)
-    uf = _UnionFind(n)
     name_keys: list[str] = []
     parties: list[frozenset[str]] = []
     labels: dict[frozenset[str], str] = {}
@@ -393,6 +392,23 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
         name_keys.append(_treaty_name(fact.name))
         parties.append(key)
         item.window = parse_window(fact.date)
+
+    uf = treaty_components(name_keys, parties, [item.fact.evidence for item in items])
+    treaties: dict[int, list[_Item]] = defaultdict(list)
+    for i in range(n):
+        treaties[uf.find(i)].append(items[i])
+    for root, same_treaty in treaties.items():
+        treaty_group(out, same_treaty, labels[parties[root]])
+
+
+def treaty_components(
+    name_keys: Sequence[str], parties: Sequence[frozenset[str]], evidence: Sequence[str]
+) -> _UnionFind:
+    """Which treaty facts name one treaty: same name key or same long evidence (within one
+    party set, or naming none beside a single one), or a near-identical name in one party
+    set. Each component's root is its first fact."""
+    n = len(name_keys)
+    uf = _UnionFind(n)
 
     def union_block(members: list[int]) -> None:
         # Equal parties join; a fact naming no parties joins only if one party set is there.
@@ -408,7 +424,7 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
     by_evidence: dict[str, list[int]] = defaultdict(list)
     for i in range(n):
         by_name[name_keys[i]].append(i)
-        evid = fold(items[i].fact.evidence)
+        evid = fold(evidence[i])
         if len(evid) >= 20:
             by_evidence[evid].append(i)
     for members in (*by_name.values(), *by_evidence.values()):
@@ -427,26 +443,27 @@ def _treaties(items: list[_Item], names: EntityResolver, out: _Findings) -> None
             ):
                 uf.union(distinct[name], distinct[other])
 
-    treaties: dict[int, list[_Item]] = defaultdict(list)
-    for i in range(n):
-        treaties[uf.find(i)].append(items[i])
+    return uf
+
+
+def treaty_group(out: _Findings, same_treaty: list[_Item], parties_label: str) -> None:
+    """One treaty (its first item names it): status conflicts, then its events."""
 
     def attrs(item: _Item) -> tuple[Resolved | None, str | None]:
         assert isinstance(item.fact, Treaty)
         return None, _PHASE[item.fact.status]
 
-    for root, same_treaty in treaties.items():
-        fact0 = items[root].fact
-        assert isinstance(fact0, Treaty)
-        title = f"Treaty „{fact0.name}“ ({labels[parties[root]] or 'parties unknown'})"
-        _treaty_status(same_treaty, title, out)
-        events, _ = _group_events(same_treaty, attrs)
-        for ev in events:
-            summary = f"{title}: {ev.kind}, {_fmt_window(ev.window)}"
-            _same_event(
-                out, "treaty", ev, summary,
-                "treaty: same name or evidence, same canonical parties, same status and date",
-            )  # fmt: skip
+    fact0 = same_treaty[0].fact
+    assert isinstance(fact0, Treaty)
+    title = f"Treaty „{fact0.name}“ ({parties_label or 'parties unknown'})"
+    _treaty_status(same_treaty, title, out)
+    events, _ = _group_events(same_treaty, attrs)
+    for ev in events:
+        summary = f"{title}: {ev.kind}, {_fmt_window(ev.window)}"
+        _same_event(
+            out, "treaty", ev, summary,
+            "treaty: same name or evidence, same canonical parties, same status and date",
+        )  # fmt: skip
 
 
 def _phase(item: _Item) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from collections import defaultdict
+from collections.abc import Callable
 from hashlib import blake2b
 
 from rapidfuzz import fuzz
@@ -161,36 +162,53 @@ def _statements(items: list[_Item], names: EntityResolver, out: _Findings) -> No
     for i in range(n):
         clusters[uf.find(i)].append(i)
     for members in clusters.values():
-        cl = [items[i] for i in members]
-        text = quotes[members[0]]
-        short = text if len(text) <= 60 else text[:57] + "…"
-        summary = f"{speakers[members[0]].label}: „{short}“"
-        out.consolidate("statement", cl, summary)
-        if len({i.ref.article_id for i in cl}) > 1:
-            out.add(
-                "same_event",
-                "info",
-                cl,
-                f"Statement {summary} appears in {_independent(cl)} independent articles "
-                f"({_articles(cl)}).",
-                f"statement: same canonical speaker, quote similarity ≥ {QUOTE_MIN_SCORE}",
-            )
-
-    reported: set[tuple[int, int]] = set()
-    for (i, j), score in sorted(conflicts.items()):
-        roots = (uf.find(i), uf.find(j))
-        key = (min(roots), max(roots))
-        if key in reported:
-            continue
-        reported.add(key)
-        one, two = clusters[key[0]], clusters[key[1]]
-        out.add(
-            "speaker_conflict",
-            "error" if score >= QUOTE_VERBATIM else "warning",
-            [items[k] for k in (*one, *two)],
-            f"One quote, two speakers: {speakers[one[0]].label} "
-            f"({_articles(items[k] for k in one)}) vs {speakers[two[0]].label} "
-            f"({_articles(items[k] for k in two)}), "
-            f"similarity {score:.2f}.",
-            f"statement: quote similarity ≥ {QUOTE_MIN_SCORE}, different canonical speakers",
+        statement_cluster(
+            out, [items[i] for i in members], quotes[members[0]], speakers[members[0]].label
         )
+    for key, score in conflict_roots(conflicts, uf.find):
+        one, two = clusters[key[0]], clusters[key[1]]
+        speaker_conflict(
+            out, [items[k] for k in one], [items[k] for k in two],
+            speakers[one[0]].label, speakers[two[0]].label, score,
+        )  # fmt: skip
+
+
+def conflict_roots(
+    conflicts: dict[tuple[int, int], float], find: Callable[[int], int]
+) -> list[tuple[tuple[int, int], float]]:
+    """One speaker conflict per pair of clusters: the first conflicting pair's score."""
+    reported: dict[tuple[int, int], float] = {}
+    for (i, j), score in sorted(conflicts.items()):
+        roots = (find(i), find(j))
+        reported.setdefault((min(roots), max(roots)), score)
+    return list(reported.items())
+
+
+def statement_cluster(out: _Findings, cl: list[_Item], text: str, label: str) -> None:
+    """One quote told by one speaker (in one or more articles): consolidated, corroborated."""
+    short = text if len(text) <= 60 else text[:57] + "…"
+    summary = f"{label}: „{short}“"
+    out.consolidate("statement", cl, summary)
+    if len({i.ref.article_id for i in cl}) > 1:
+        out.add(
+            "same_event",
+            "info",
+            cl,
+            f"Statement {summary} appears in {_independent(cl)} independent articles "
+            f"({_articles(cl)}).",
+            f"statement: same canonical speaker, quote similarity ≥ {QUOTE_MIN_SCORE}",
+        )
+
+
+def speaker_conflict(
+    out: _Findings, one: list[_Item], two: list[_Item], label_one: str, label_two: str,
+    score: float,
+) -> None:  # fmt: skip
+    out.add(
+        "speaker_conflict",
+        "error" if score >= QUOTE_VERBATIM else "warning",
+        [*one, *two],
+        f"One quote, two speakers: {label_one} ({_articles(one)}) vs {label_two} "
+        f"({_articles(two)}), similarity {score:.2f}.",
+        f"statement: quote similarity ≥ {QUOTE_MIN_SCORE}, different canonical speakers",
+    )

@@ -61,9 +61,24 @@ ALLOWED: dict[str, set[str]] = {
         "_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings", "_store",
     },
     "_remote": {"_schemas", "_errors"},
+    "_parquet": {"_schemas", "_store"},
+    "_distributed": {
+        "_batch", "_errors", "_local", "_parquet", "_read", "_schemas", "_settings",
+    },
+    "_sqlcheck": {
+        "_crosscheck", "_crossitems", "_crossquotes", "_crossfigures", "_entities", "_parquet",
+        "_schemas",
+    },
 }  # fmt: skip
 # Optional dependencies (extras), each imported only by the modules that need it.
-OPTIONAL = {"fastapi": {"_service"}, "uvicorn": {"_service", "_cli"}, "starlette": set()}
+OPTIONAL = {
+    "fastapi": {"_service"},
+    "uvicorn": {"_service", "_cli"},
+    "starlette": set(),
+    "ray": {"_distributed"},
+    "pyarrow": {"_parquet", "_distributed", "_sqlcheck"},
+    "duckdb": {"_sqlcheck"},
+}
 # Pure layers: no network, no subprocess, no file system.
 # (_people reads HanTa's and gender-guesser's data from their wheels, once: not listed.)
 PURE = {

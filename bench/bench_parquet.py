@@ -1,0 +1,151 @@
+"""The out-of-core cross-check (``factx check DIR``) on synthetic fact sets in Parquet.
+
+    .venv/bin/python bench/bench_parquet.py                           # 100k, 1M, 10M facts
+    .venv/bin/python bench/bench_parquet.py --sizes 100000 1000000 --data /tmp/factx-pq
+
+The facts are bench_crosscheck.py's synthetic set (``generate_iter``: the same articles as
+``generate``, one at a time), written in factx's Parquet layout in parts of 5,000 articles.
+Each check runs ``check_parquet_to`` (findings and consolidated facts written as Parquet,
+nothing held) in a fresh subprocess, so its peak RSS (``ru_maxrss``, DuckDB included) is
+its own. At ``--compare`` sizes (100k by default) a second subprocess also builds the whole
+report with ``check_parquet`` and with the in-memory ``cross_check`` of the same articles
+and says whether they are equal. The growth exponent between two sizes is
+log(t2/t1) / log(n2/n1). Writes bench/results/parquet_check.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "parquet_check.json"
+CHUNK = 5_000
+
+
+def _generate(n: int, data: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_crosscheck import generate_iter
+
+    from factx._parquet import Keyed, result_key, write_batch
+
+    t0 = time.perf_counter()
+    batch: list[Keyed] = []
+    facts = 0
+    for r in generate_iter(n):
+        facts += len(r.facts())
+        batch.append(Keyed(r, result_key(r, model="m", strategy="s", prompt_version="p")))
+        if len(batch) >= CHUNK:
+            write_batch(data, batch)
+            batch = []
+    if batch:
+        write_batch(data, batch)
+    (data / "facts.txt").write_text(str(facts))
+    return {"generate_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _check(data: Path, memory_limit: str) -> dict[str, Any]:
+    from factx._sqlcheck import check_parquet_to
+
+    with tempfile.TemporaryDirectory() as dest:
+        t0 = time.perf_counter()
+        counts = check_parquet_to(data, dest, memory_limit=memory_limit)
+        seconds = time.perf_counter() - t0
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **counts,
+    }
+
+
+def _compare(data: Path) -> dict[str, Any]:
+    from factx._crosscheck import cross_check
+    from factx._parquet import read_results
+    from factx._sqlcheck import check_parquet
+
+    t0 = time.perf_counter()
+    sql = check_parquet(data)
+    t1 = time.perf_counter()
+    mem = cross_check(read_results(data))
+    t2 = time.perf_counter()
+    return {
+        "same_report": sql == mem,
+        "same_findings": sql.findings == mem.findings,
+        "findings": len(sql.findings),
+        "check_parquet_seconds": round(t1 - t0, 1),
+        "in_memory_seconds_read_included": round(t2 - t1, 1),
+    }
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    ap.add_argument("--compare", type=int, nargs="*", default=[100_000])
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "factx-bench-pq")
+    ap.add_argument("--memory-limit", default="2GB")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        what, n = args.child
+        data = args.data / n
+        result = (
+            _generate(int(n), data) if what == "generate"
+            else _check(data, args.memory_limit) if what == "check"
+            else _compare(data)
+        )  # fmt: skip
+        print(json.dumps(result))
+        return
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    common = ["--data", str(args.data), "--memory-limit", args.memory_limit]
+    rows = []
+    for n in args.sizes:
+        row: dict[str, Any] = {"size": n}
+        if not (args.data / str(n) / "facts.txt").exists():
+            row.update(_child(["--child", "generate", str(n), *common]))
+        row["facts"] = int((args.data / str(n) / "facts.txt").read_text())
+        row.update(_child(["--child", "check", str(n), *common]))
+        if n in args.compare:
+            row["compare"] = _child(["--child", "compare", str(n), *common])
+        if rows:
+            prev = rows[-1]
+            row["growth_exponent"] = round(
+                math.log(row["seconds"] / prev["seconds"]) / math.log(row["facts"] / prev["facts"]),
+                2,
+            )
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    result = {
+        "benchmark": "parquet_check",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "commit": commit,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": len(os.sched_getaffinity(0)),
+        "memory_limit": args.memory_limit,
+        "runs": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Ray Data extraction: scaling with actors against a slow endpoint, and overhead vs local.
+
+    .venv/bin/python bench/bench_ray.py                       # both parts
+    .venv/bin/python bench/bench_ray.py --part scaling --actors 1 2 4 8 16 --delay 0.3
+    .venv/bin/python bench/bench_ray.py --part overhead --articles 200
+
+The endpoint is the tests' replay server (tests/replay.py): every request is answered with
+the answer the real model gave to it (cassettes/), after ``--delay`` seconds of sleep, which
+stands in for a slow remote model without costing CPU. The articles are the tests' 200
+project-written ones (two texts, many publication days). The answer cache is off, so every
+article asks its questions. A local Ray cluster of 2 CPUs (this machine) is started once.
+
+scaling: for each actor count, ``factx.distributed.run`` over ``20 x actors`` articles
+(at least 40) into a fresh folder; articles/min over the whole run (actors' start included)
+and over the steady state (first to last result).
+overhead: the same 200 articles, no delay: ``factx extract --out DIR`` in this process
+(Pipeline, one thread) vs a Ray run with 1 actor, with and without the cluster's start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import RECORD_MODEL  # noqa: E402
+from tests.replay import ReplayServer, articles  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "ray.json"
+
+
+def _settings(base_url: str, tmp: Path) -> Any:
+    from factx import Settings
+
+    return Settings(model=RECORD_MODEL, base_url=base_url, cache_dir=tmp, timeout=60,
+                    answer_cache=False)  # fmt: skip
+
+
+def _jsonl(tmp: Path, n: int) -> Path:
+    src = tmp / f"in-{n}.jsonl"
+    src.write_text("".join(json.dumps(a) + "\n" for a in articles(n)), encoding="utf-8")
+    return src
+
+
+def _folder(tmp: Path, n: int) -> Path:
+    src = tmp / f"articles-{n}"
+    src.mkdir(exist_ok=True)
+    for a in articles(n):
+        (src / f"{a['id']}.txt").write_text(a["text"], encoding="utf-8")
+        meta = json.dumps({"published": a["published"]})
+        (src / f"{a['id']}.meta.json").write_text(meta, encoding="utf-8")
+    return src
+
+
+def scaling(actor_counts: list[int], delay: float, actor_cpus: float) -> list[dict[str, Any]]:
+    from factx._distributed import run
+
+    rows = []
+    with tempfile.TemporaryDirectory() as d, ReplayServer(delay=delay) as server:
+        tmp = Path(d)
+        settings = _settings(server.base_url, tmp)
+        for actors in actor_counts:
+            n = max(40, 20 * actors)
+            src = _jsonl(tmp, n)
+            stamps: list[float] = []
+
+            def stamp(key: str, outcome: str, stamps: list[float] = stamps) -> None:
+                stamps.append(time.perf_counter())
+
+            calls0 = server.calls
+            t0 = time.perf_counter()
+            summary = run(src, tmp / f"out-{actors}", settings, actors=actors,
+                          actor_cpus=actor_cpus, on_result=stamp)  # fmt: skip
+            wall = time.perf_counter() - t0
+            steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) * 60 if len(stamps) > 1 else 0
+            row = {
+                "actors": actors,
+                "articles": n,
+                "extracted": summary.extracted,
+                "failed": summary.failed,
+                "llm_calls": server.calls - calls0,
+                "seconds": round(wall, 1),
+                "articles_per_min": round(n / wall * 60, 1),
+                "steady_articles_per_min": round(steady, 1),
+            }
+            from factx._parquet import read_results
+
+            row["failures"] = [
+                f"{r.article_id}: {e.error}: {e.message}"
+                for r in read_results(tmp / f"out-{actors}") if r.status == "failed"
+                for e in r.errors
+            ]  # fmt: skip
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+        assert not server.misses, "the replay server was asked something not recorded"
+    base = rows[0]["steady_articles_per_min"] / rows[0]["actors"]
+    for r in rows:
+        r["x_linear_steady"] = round(r["steady_articles_per_min"] / (base * r["actors"]), 2)
+    return rows
+
+
+def overhead(n: int) -> dict[str, Any]:
+    import ray
+    from click.testing import CliRunner
+
+    from factx._cli import cli
+    from factx._distributed import init_ray, run
+
+    with tempfile.TemporaryDirectory() as d, ReplayServer() as server:
+        tmp = Path(d)
+        src = _folder(tmp, n)
+        t0 = time.perf_counter()
+        res = CliRunner().invoke(cli, [
+            "extract", str(src), "--out", str(tmp / "local"), "--base-url", server.base_url,
+            "-m", RECORD_MODEL, "--store", str(tmp / "local.sqlite3"), "--no-answer-cache",
+        ])  # fmt: skip
+        local = time.perf_counter() - t0
+        assert res.exit_code == 0, res.output
+        ray.shutdown()
+        t0 = time.perf_counter()
+        init_ray(num_cpus=2)
+        started = time.perf_counter()
+        summary = run(src, tmp / "ray", _settings(server.base_url, tmp), actors=1)
+        done = time.perf_counter()
+        assert summary.extracted == n, summary
+        assert not server.misses
+    return {
+        "articles": n,
+        "local_seconds": round(local, 1),
+        "ray_seconds_with_cluster_start": round(done - t0, 1),
+        "ray_seconds_cluster_running": round(done - started, 1),
+        "ratio_with_cluster_start": round((done - t0) / local, 2),
+        "ratio_cluster_running": round((done - started) / local, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["scaling", "overhead", "both"], default="both")
+    ap.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--delay", type=float, default=0.3)
+    ap.add_argument("--actor-cpus", type=float, default=0.1)
+    ap.add_argument("--articles", type=int, default=200)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    import logging
+
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    from factx._distributed import init_ray
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    result: dict[str, Any] = {
+        "benchmark": "ray",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "commit": commit,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_average_at_start": os.getloadavg(),
+    }
+    if args.part in ("overhead", "both"):
+        result["overhead"] = overhead(args.articles)
+        print(json.dumps(result["overhead"]), file=sys.stderr)
+    if args.part in ("scaling", "both"):
+        init_ray(num_cpus=2)
+        result["delay_s"] = args.delay
+        result["actor_cpus"] = args.actor_cpus
+        result["scaling"] = scaling(args.actors, args.delay, args.actor_cpus)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(args.out.read_text()) if args.out.exists() else {}
+    old.update(result)
+    args.out.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

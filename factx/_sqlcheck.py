@@ -1,0 +1,591 @@
+"""The cross-check of a Parquet output folder, out of core: DuckDB blocks, Python clusters.
+
+The same checks as ``_crosscheck`` and the same report, for outputs too large to hold as
+``ArticleFacts``. DuckDB reads the folder (one row per cache key, as ``_parquet`` reads it),
+orders the articles (by id, then cache key: the order ``read_results`` gives the in-memory
+checker), and does the blocking in SQL: canonical entity keys joined onto the facts,
+meetings sorted by their participants' keys, figures by metric and parties' keys, the
+statements' exact-repeat groups, stem frequencies and MinHash LSH buckets and their
+candidate pairs, the treaties' components. Python then runs ``_crosscheck``'s clustering on
+one block at a time, so only one block of facts is in memory; the statements and treaties
+keep a few integers per fact (their union-find) besides.
+
+Entity resolution is the one step that depends on order (an unknown surname joins the first
+spelling seen): the distinct names are resolved in the order of their first appearance in
+the in-memory checker's walk, so every name gets the same canonical entity.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from array import array
+from collections.abc import Callable, Iterator
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._crosscheck import (
+    _SEVERITY_ORDER,
+    _check_weekdays,
+    _cyclic_gc_paused,
+    _meetings,
+    _treaty_name,
+    text_window,
+    treaty_components,
+    treaty_group,
+)
+from ._crossfigures import _figures
+from ._crossitems import _Findings, _Item, _ref, _ref_order, _UnionFind, parse_window
+from ._crossquotes import (
+    _BUCKET_CAP,
+    _CONFLICT_MIN_STEMS,
+    _LSH_BANDS,
+    _LSH_ROWS,
+    _STOCK_MIN_DF,
+    _STOCK_SHARE,
+    QUOTE_MIN_SCORE,
+    _similarity,
+    _stem_hashes,
+    _stems,
+    conflict_roots,
+    speaker_conflict,
+    statement_cluster,
+)
+from ._entities import EntityResolver, fold
+from ._parquet import FACT_TABLES, SCHEMAS, _files
+from ._schemas import (
+    ConsolidatedFact,
+    CrossCheckReport,
+    EntityMerge,
+    FactType,
+    Finding,
+    Meeting,
+    Statement,
+    TradeFigure,
+    Treaty,
+)
+
+AnyFact = Meeting | Statement | Treaty | TradeFigure
+_TYPE: dict[str, FactType] = {
+    "meetings": "meeting", "statements": "statement", "treaties": "treaty",
+    "trade_figures": "trade_figure",
+}  # fmt: skip
+_FIELDS = {t: [k for k in m.model_fields if k != "type"] for t, m in FACT_TABLES.items()}
+_LISTS = {
+    t: [f.name for f in SCHEMAS[t] if pa.types.is_list(f.type) and f.name in _FIELDS[t]]
+    for t in FACT_TABLES
+}
+_EMPTY: dict[str, tuple[()] | None] = {"direction": None}
+_BATCH = 50_000
+_NONE = -(2**31)  # an undated statement's window
+
+
+def _pair(a: str, b: str) -> pa.Schema:
+    return pa.schema([(a, pa.string()), (b, pa.string())])
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Check:
+    def __init__(self, out: Path, tolerance: float, memory_limit: str) -> None:
+        self.out, self.tolerance = out, tolerance
+        self.tmp = Path(tempfile.mkdtemp(prefix="factx-check-"))
+        # A database file, not memory: its tables spill to disk under the memory limit.
+        self.con = duckdb.connect(str(self.tmp / "check.duckdb"))
+        self.con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+        self.con.execute(f"SET temp_directory = {_sql_str(str(self.tmp / 'spill'))}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.names = EntityResolver()
+        self.findings = _Findings()
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _source(self, name: str) -> str:
+        files = _files(self.out, name)
+        if files:
+            return "read_parquet([" + ", ".join(_sql_str(f) for f in files) + "])"
+        self.put(f"empty_{name}", SCHEMAS[name].empty_table())
+        return f"empty_{name}"
+
+    def load(self) -> None:
+        self.con.execute(f"""
+            CREATE TABLE art AS
+            SELECT cache_key, part, article_id, published, outlet,
+                   CASE WHEN published IS NULL THEN text END AS undated_text,
+                   coalesce(nullif(text_sha256, ''), article_id) AS source,
+                   (row_number() OVER (ORDER BY article_id, cache_key) - 1)::BIGINT AS ord
+            FROM (SELECT cache_key, part, article_id, published, outlet, text, text_sha256,
+                         row_number() OVER (PARTITION BY cache_key ORDER BY status = 'ok' DESC,
+                                            written_at DESC, part DESC) AS rn
+                  FROM {self._source("articles")})
+            WHERE rn = 1
+        """)  # fmt: skip
+        for table in FACT_TABLES:
+            self.con.execute(f"""
+                CREATE VIEW f_{table} AS
+                SELECT a.ord, a.article_id, a.source, a.published, a.outlet, a.undated_text,
+                       f.* EXCLUDE (cache_key, part, article_id)
+                FROM {self._source(table)} f JOIN art a USING (cache_key, part)
+            """)  # fmt: skip
+
+    def rows(self, sql: str) -> Iterator[dict[str, Any]]:
+        # A cursor of its own: the caller may write to the database while it reads.
+        cursor = self.con.cursor()
+        try:
+            for batch in cursor.sql(sql).to_arrow_reader(_BATCH):
+                yield from batch.to_pylist()
+        finally:
+            cursor.close()
+
+    def put(self, name: str, table: pa.Table) -> None:
+        self.con.register("_py", table)
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _py")
+        self.con.unregister("_py")
+
+    def item(self, table: str, row: dict[str, Any]) -> _Item:
+        model = FACT_TABLES[table]
+        fields = {k: row[k] for k in _FIELDS[table]}
+        for k in _LISTS[table]:
+            # A list column is a tuple field; a null one stays None where None is allowed
+            # (a trade figure's direction), else it is empty.
+            fields[k] = tuple(fields[k]) if fields[k] is not None else _EMPTY.get(k, ())
+        fact = model.model_construct(None, **fields)
+        w = parse_window(row["published"])
+        ref = _ref(row["article_id"], _TYPE[table], row["idx"], fact)
+        pub = w[0] if w else None
+        # As the in-memory checker: an undated article's meetings are placed by its text.
+        undated = row["undated_text"]
+        pubwin = (
+            (pub, pub) if pub else text_window(undated) if undated and table == "meetings" else None
+        )
+        return _Item(ref, fact, row["source"], pub, None, row["outlet"], pubwin)
+
+    # -- entities --------------------------------------------------------------------
+
+    def entities(self) -> None:
+        """Every distinct name resolved once, people in the in-memory walk's order."""
+        people = self.rows("""
+            SELECT name FROM (
+                SELECT name, phase, ord, idx, pos, row_number() OVER (
+                    PARTITION BY name ORDER BY phase, ord, idx, pos) AS rn
+                FROM (SELECT u.name, 0 AS phase, ord, idx, u.pos
+                      FROM f_meetings, unnest(participants) WITH ORDINALITY AS u(name, pos)
+                      UNION ALL
+                      SELECT speaker, 1, ord, idx, 0 FROM f_statements))
+            WHERE rn = 1 ORDER BY phase, ord, idx, pos
+        """)
+        keys: dict[str, list[str]] = {"name": [], "key": []}
+        for r in people:
+            keys["name"].append(r["name"])
+            keys["key"].append(self.names.person(r["name"]).key)
+        self.put("persons", pa.table(keys, schema=_pair("name", "key")))
+        for r in self.rows("SELECT DISTINCT location FROM f_meetings WHERE location <> ''"):
+            self.names.place(r["location"])
+        parties: dict[str, list[str]] = {"name": [], "key": []}
+        for r in self.rows("""
+            SELECT DISTINCT name FROM (
+                SELECT unnest(parties) AS name FROM f_treaties
+                UNION ALL SELECT unnest(parties) FROM f_trade_figures)
+        """):
+            parties["name"].append(r["name"])
+            parties["key"].append(self.names.party(r["name"]).key)
+        self.put("parties", pa.table(parties, schema=_pair("name", "key")))
+        metrics: dict[str, list[str]] = {"metric": [], "mkey": []}
+        for r in self.rows("SELECT DISTINCT metric FROM f_trade_figures"):
+            metrics["metric"].append(r["metric"])
+            metrics["mkey"].append(fold(r["metric"]))
+        self.put("metrics", pa.table(metrics, schema=_pair("metric", "mkey")))
+
+    # -- checks ----------------------------------------------------------------------
+
+    def weekdays(self, drain: Callable[[], None]) -> None:
+        for table in ("meetings", "statements", "treaties"):
+            items = [
+                self.item(table, r)
+                for r in self.rows(f"""
+                    SELECT * FROM f_{table}
+                    WHERE (date IS NOT NULL AND date_text IS NOT NULL)
+                       OR list_contains(flags, 'weekday_mismatch')
+                """)
+            ]
+            _check_weekdays(items, self.findings)
+            drain()
+
+    def blocks(
+        self, table: str, sql: str, key: Callable[[dict[str, Any]], Any],
+        check: Callable[[list[_Item]], None], drain: Callable[[], None],
+    ) -> None:  # fmt: skip
+        for _, group in groupby(self.rows(sql), key=key):
+            check([self.item(table, r) for r in group])
+            drain()
+
+    def meetings(self, drain: Callable[[], None]) -> None:
+        sql = """
+            WITH u AS (SELECT ord, idx, t.name FROM f_meetings, unnest(participants) AS t(name)),
+            b AS (SELECT ord, idx, list_sort(list_distinct(list(p.key))) AS block
+                  FROM u JOIN persons p USING (name) GROUP BY ord, idx)
+            SELECT m.*, coalesce(b.block, []::VARCHAR[]) AS block
+            FROM f_meetings m LEFT JOIN b USING (ord, idx)
+            ORDER BY block, ord, idx
+        """
+        self.blocks("meetings", sql, lambda r: r["block"],
+                    lambda items: _meetings(items, self.names, self.findings), drain)  # fmt: skip
+
+    def figures(self, drain: Callable[[], None]) -> None:
+        sql = """
+            WITH u AS (SELECT ord, idx, t.name FROM f_trade_figures, unnest(parties) AS t(name)),
+            b AS (SELECT ord, idx, list_sort(list_distinct(list(p.key))) AS pk
+                  FROM u JOIN parties p USING (name) GROUP BY ord, idx)
+            SELECT f.*, mt.mkey, coalesce(b.pk, []::VARCHAR[]) AS pk
+            FROM f_trade_figures f JOIN metrics mt USING (metric) LEFT JOIN b USING (ord, idx)
+            ORDER BY pk, ord, idx
+        """
+        # One block per party set, all metrics together: a target is set against the
+        # results of its parties (target_met/missed), and _figures splits by metric itself.
+        self.blocks(
+            "trade_figures", sql, lambda r: r["pk"],
+            lambda items: _figures(items, self.names, self.findings, self.tolerance), drain,
+        )  # fmt: skip
+
+    def treaties(self, drain: Callable[[], None]) -> None:
+        name_keys: list[str] = []
+        parties: list[frozenset[str]] = []
+        evidence: list[str] = []
+        labels: dict[frozenset[str], str] = {}
+        name_memo: dict[str, str] = {}
+        interned: dict[frozenset[str], frozenset[str]] = {}
+        for r in self.rows("SELECT name, parties, evidence FROM f_treaties ORDER BY ord, idx"):
+            resolved = [self.names.party(p) for p in r["parties"]]
+            key = frozenset(x.key for x in resolved)
+            key = interned.setdefault(key, key)
+            labels.setdefault(key, "/".join(sorted({x.label for x in resolved})))
+            nk = name_memo.get(r["name"])
+            if nk is None:
+                nk = name_memo[r["name"]] = _treaty_name(r["name"])
+            name_keys.append(nk)
+            parties.append(key)
+            evidence.append(r["evidence"])
+        uf = treaty_components(name_keys, parties, evidence)
+        del evidence, name_keys
+        roots = array("q", (uf.find(i) for i in range(len(parties))))
+        self.put("treaty_roots", pa.table({"i": pa.array(range(len(roots)), pa.int64()),
+                                           "root": pa.array(roots, pa.int64())}))  # fmt: skip
+        sql = """
+            SELECT t.*, r.root FROM
+              (SELECT *, row_number() OVER (ORDER BY ord, idx) - 1 AS i FROM f_treaties) t
+              JOIN treaty_roots r USING (i)
+            ORDER BY r.root, t.i
+        """
+        for root, group in groupby(self.rows(sql), key=lambda r: r["root"]):
+            items = []
+            for r in group:
+                item = self.item("treaties", r)
+                for p in r["parties"]:
+                    item.resolved(p, self.names.party(p))
+                item.window = parse_window(r["date"])
+                items.append(item)
+            treaty_group(self.findings, items, labels[parties[root]])
+            drain()
+
+    def statements(self, drain: Callable[[], None]) -> None:
+        self.con.execute("""
+            CREATE TABLE st AS
+            SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_statements
+        """)
+        spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
+        spk_ids: dict[str, int] = {}
+        schema = pa.schema([("i", pa.int64()), ("folded", pa.string()),
+                            ("stems", pa.list_(pa.string()))])  # fmt: skip
+        self.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
+        buf: dict[str, list[Any]] = {"i": [], "folded": [], "stems": []}
+
+        def flush() -> None:
+            if buf["i"]:
+                self.con.register("_py", pa.table(buf, schema=schema))
+                self.con.execute("INSERT INTO sf SELECT * FROM _py")
+                self.con.unregister("_py")
+                for v in buf.values():
+                    v.clear()
+
+        for r in self.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
+            spk.append(spk_ids.setdefault(self.names.person(r["speaker"]).key, len(spk_ids)))
+            w = parse_window(r["date"])
+            w0.append(w[0].toordinal() if w else _NONE)
+            w1.append(w[1].toordinal() if w else _NONE)
+            f = fold(r["quote"])
+            s = _stems(f)
+            nst.append(len(s))
+            buf["i"].append(r["i"])
+            buf["folded"].append(f)
+            buf["stems"].append(sorted(s))
+            if len(buf["i"]) >= _BATCH:
+                flush()
+        flush()
+        n = len(spk)
+        uf = _UnionFind(n)
+        conflicts: dict[tuple[int, int], float] = {}
+
+        def compare(i: int, j: int, score: float) -> None:
+            if score < QUOTE_MIN_SCORE:
+                return
+            if w0[i] != _NONE and w0[j] != _NONE and not (w0[i] <= w1[j] and w0[j] <= w1[i]):
+                return
+            if spk[i] == spk[j]:
+                uf.union(i, j)
+            elif min(nst[i], nst[j]) >= _CONFLICT_MIN_STEMS:
+                pair = (min(i, j), max(i, j))
+                conflicts[pair] = max(score, conflicts.get(pair, 0.0))
+
+        # Verbatim repeats: within each group of equal folded text.
+        for r in self.rows("""
+            SELECT list(i ORDER BY i) AS members FROM sf GROUP BY folded HAVING count(*) > 1
+        """):
+            group = r["members"]
+            by_speaker: dict[int, int] = {}
+            for i in group:
+                first = by_speaker.setdefault(spk[i], i)
+                if first != i:
+                    compare(first, i, 1.0)
+            firsts = list(by_speaker.values())
+            for a, b in zip(firsts, firsts[1:], strict=False):
+                compare(a, b, 1.0)
+            for i in group[1:]:
+                if spk[i] == spk[group[0]]:
+                    uf.union(group[0], i)
+        # Fuzzy candidates: MinHash LSH over the representatives' stems, in SQL.
+        self.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
+        n_reps = self.con.execute("SELECT count(*) FROM reps").fetchone()[0]  # type: ignore[index]
+        cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * n_reps))
+        hashes: dict[str, tuple[int, ...]] = {}
+        for r in self.rows(f"""
+            SELECT stem FROM (SELECT unnest(stems) AS stem FROM sf SEMI JOIN reps USING (i))
+            GROUP BY stem HAVING count(*) BETWEEN 2 AND {cap}
+        """):
+            hashes[r["stem"]] = _stem_hashes(r["stem"])
+        self.con.execute(
+            "CREATE TABLE bk (i BIGINT, b SMALLINT, s0 UBIGINT, s1 UBIGINT, s2 UBIGINT)"
+        )
+        bkeys = ("i", "b", "s0", "s1", "s2")
+        bbuf: dict[str, list[int]] = {k: [] for k in bkeys}
+        bschema = pa.schema([("i", pa.int64()), ("b", pa.int16()), ("s0", pa.uint64()),
+                             ("s1", pa.uint64()), ("s2", pa.uint64())])  # fmt: skip
+
+        def bflush() -> None:
+            if bbuf["i"]:
+                self.con.register("_py", pa.table(bbuf, schema=bschema))
+                self.con.execute("INSERT INTO bk SELECT * FROM _py")
+                self.con.unregister("_py")
+                for v in bbuf.values():
+                    v.clear()
+
+        for r in self.rows("SELECT i, stems FROM sf SEMI JOIN reps USING (i) ORDER BY i"):
+            rows = [hashes[stem] for stem in r["stems"] if stem in hashes]
+            if len(rows) < 2:
+                continue
+            sig = list(map(min, zip(*rows, strict=True)))
+            for b in range(0, _LSH_BANDS * _LSH_ROWS, _LSH_ROWS):
+                for k, v in zip(bkeys, (r["i"], b, sig[b], sig[b + 1], sig[b + 2]), strict=True):
+                    bbuf[k].append(v)
+            if len(bbuf["i"]) >= _BATCH:
+                bflush()
+        bflush()
+        del hashes
+        for r in self.rows(f"""
+            WITH ok AS (SELECT b, s0, s1, s2 FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
+            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING (b, s0, s1, s2)),
+            p AS (SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING (b, s0, s1, s2)
+                  WHERE x.i < y.i)
+            SELECT p.i, p.j, a.folded AS fa, a.stems AS sa, c.folded AS fb, c.stems AS sb
+            FROM p JOIN sf a ON a.i = p.i JOIN sf c ON c.i = p.j
+        """):
+            score = _similarity(r["fa"], r["fb"], frozenset(r["sa"]), frozenset(r["sb"]))
+            compare(r["i"], r["j"], score)
+        roots = array("q", (uf.find(i) for i in range(n)))
+        self.put("st_roots", pa.table({"i": pa.array(range(n), pa.int64()),
+                                       "root": pa.array(roots, pa.int64())}))  # fmt: skip
+
+        def items_of(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[int, list[_Item]]]:
+            for root, group in groupby(rows, key=lambda r: r["root"]):
+                items = []
+                for r in group:
+                    item = self.item("statements", r)
+                    item.resolved(r["speaker"], self.names.person(r["speaker"]))
+                    item.window = parse_window(r["date"])
+                    items.append(item)
+                yield root, items
+
+        def label(items: list[_Item]) -> str:
+            fact = items[0].fact
+            assert isinstance(fact, Statement)
+            return self.names.person(fact.speaker).label
+
+        sql = "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) ORDER BY r.root, st.i"
+        for _, items in items_of(self.rows(sql)):
+            fact = items[0].fact
+            assert isinstance(fact, Statement)
+            statement_cluster(self.findings, items, fact.quote, label(items))
+            drain()
+        pairs = conflict_roots(conflicts, lambda i: roots[i])
+        wanted = sorted({r for pair, _ in pairs for r in pair})
+        if wanted:
+            self.put("wanted", pa.table({"root": pa.array(wanted, pa.int64())}))
+            clusters = dict(items_of(self.rows(
+                "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) "
+                "SEMI JOIN wanted USING (root) ORDER BY r.root, st.i"
+            )))  # fmt: skip
+            for (a, b), score in pairs:
+                one, two = clusters[a], clusters[b]
+                speaker_conflict(self.findings, one, two, label(one), label(two), score)
+            drain()
+
+    def article_ids(self) -> list[str]:
+        return [r["article_id"] for r in self.rows("SELECT article_id FROM art ORDER BY ord")]
+
+
+def _run(out: Path, tolerance: float, memory_limit: str, drain_to: Callable[[_Findings], None],
+         ) -> tuple[list[str], list[EntityMerge]]:  # fmt: skip
+    check = _Check(out, tolerance, memory_limit)
+    try:
+        with _cyclic_gc_paused():
+            check.load()
+            check.entities()
+
+            def drain() -> None:
+                drain_to(check.findings)
+                check.findings.findings.clear()
+                check.findings.consolidated.clear()
+
+            check.weekdays(drain)
+            check.meetings(drain)
+            check.statements(drain)
+            check.treaties(drain)
+            check.figures(drain)
+            entities = [
+                EntityMerge(kind=r.kind, text=text, canonical=r.label, rule=r.rule)
+                for text, r in check.names.merges()
+            ]
+            return check.article_ids(), entities
+    finally:
+        check.close()
+
+
+def check_parquet(
+    out: Path | str, *, tolerance: float = 0.01, memory_limit: str = "2GB"
+) -> CrossCheckReport:
+    """``cross_check`` of a Parquet output folder, blocked in DuckDB: the same report as
+    ``cross_check(read_results(out))``. The report itself is held in memory; for outputs
+    whose findings do not fit, use ``check_parquet_to``."""
+    if tolerance < 0:
+        raise ValueError("tolerance must not be negative")
+    findings: list[Finding] = []
+    consolidated: list[ConsolidatedFact] = []
+
+    def keep(f: _Findings) -> None:
+        findings.extend(f.findings)
+        consolidated.extend(f.consolidated)
+
+    article_ids, entities = _run(Path(out), tolerance, memory_limit, keep)
+    findings.sort(
+        key=lambda f: (_SEVERITY_ORDER[f.severity], f.kind, _ref_order(f.facts[0]), f.message)
+    )
+    consolidated.sort(key=lambda c: (-c.corroboration, c.type, _ref_order(c.facts[0])))
+    return CrossCheckReport(
+        findings=tuple(findings),
+        consolidated=tuple(consolidated),
+        articles=tuple(dict.fromkeys(article_ids)),
+        entities=tuple(entities),
+    )
+
+
+_FINDINGS = pa.schema(
+    [
+        ("severity_rank", pa.int8()),
+        ("kind", pa.string()),
+        ("article_id", pa.string()),
+        ("type", pa.string()),
+        ("idx", pa.int32()),
+        ("message", pa.string()),
+        ("json", pa.string()),
+    ]
+)
+_CONSOLIDATED = pa.schema([("corroboration", pa.int32()), ("type", pa.string()),
+                           ("article_id", pa.string()), ("idx", pa.int32()),
+                           ("json", pa.string())])  # fmt: skip
+
+
+def check_parquet_to(
+    out: Path | str, dest: Path | str, *, tolerance: float = 0.01, memory_limit: str = "2GB"
+) -> dict[str, int]:
+    """The cross-check of ``out`` written as ``dest/findings.parquet`` and
+    ``dest/consolidated.parquet`` (one JSON ``Finding`` / ``ConsolidatedFact`` a row, in the
+    report's order), without holding the report: for outputs of millions of facts."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="factx-findings-", dir=dest))
+    writers = {
+        "findings": pq.ParquetWriter(tmp / "findings.parquet", _FINDINGS),
+        "consolidated": pq.ParquetWriter(tmp / "consolidated.parquet", _CONSOLIDATED),
+    }
+    counts = {"findings": 0, "consolidated": 0}
+    rows: dict[str, list[dict[str, Any]]] = {"findings": [], "consolidated": []}
+    schemas = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
+
+    def flush(name: str, at: int) -> None:
+        if len(rows[name]) >= at:
+            writers[name].write_table(pa.Table.from_pylist(rows[name], schema=schemas[name]))
+            counts[name] += len(rows[name])
+            rows[name] = []
+
+    def write(f: _Findings) -> None:
+        rows["findings"].extend(
+            {"severity_rank": _SEVERITY_ORDER[x.severity], "kind": x.kind,
+             "article_id": x.facts[0].article_id, "type": x.facts[0].type,
+             "idx": x.facts[0].index, "message": x.message, "json": x.model_dump_json()}
+            for x in f.findings
+        )  # fmt: skip
+        rows["consolidated"].extend(
+            {"corroboration": c.corroboration, "type": c.type,
+             "article_id": c.facts[0].article_id, "idx": c.facts[0].index,
+             "json": c.model_dump_json()}
+            for c in f.consolidated
+        )  # fmt: skip
+        flush("findings", _BATCH)
+        flush("consolidated", _BATCH)
+
+    try:
+        _, entities = _run(Path(out), tolerance, memory_limit, write)
+        flush("findings", 1)
+        flush("consolidated", 1)
+    finally:
+        for w in writers.values():
+            w.close()
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+        con.execute(f"SET temp_directory = {_sql_str(str(tmp / 'spill'))}")
+        src = _sql_str(str(tmp / "findings.parquet"))
+        con.execute(f"""COPY (SELECT json FROM read_parquet({src})
+                     ORDER BY severity_rank, kind, article_id, type, idx, message)
+                     TO {_sql_str(str(dest / "findings.parquet"))} (FORMAT parquet)""")
+        src = _sql_str(str(tmp / "consolidated.parquet"))
+        con.execute(f"""COPY (SELECT json FROM read_parquet({src})
+                     ORDER BY corroboration DESC, type, article_id, idx)
+                     TO {_sql_str(str(dest / "consolidated.parquet"))} (FORMAT parquet)""")
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    (dest / "entities.jsonl").write_text(
+        "".join(e.model_dump_json() + "\n" for e in entities), encoding="utf-8"
+    )
+    return counts
