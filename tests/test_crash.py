@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -69,6 +70,17 @@ def _command(proxy: FaultProxy, inputs: Path, out: Path, store: Path) -> list[st
         # nothing, and kills would not land mid-batch (tests/test_resume_answers.py covers it).
         "--no-answer-cache",
     ]  # fmt: skip
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and a program keeps ignoring what
+    # it was started ignoring (as factx does, rightly). A user's Ctrl-C reaches a foreground
+    # factx: give the child the default, whatever the test runner was started with.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _popen(cmd: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_default_sigint)
 
 
 def _run(cmd: list[str], log: Path, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
@@ -129,7 +141,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         for _ in range(KILLS):
             with log.open("ab") as err:
                 start = proxy.log.requests
-                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+                proc = _popen(cmd, err)
                 try:
                     k = rng.randint(1, 6)
                     while proc.poll() is None and proxy.log.requests - start < k:
@@ -159,7 +171,7 @@ def test_interrupt_finishes_the_write_and_resumes(
     # Half a second an answer: the batch's rest outlasts the signal however slow the poll
     # below is on a loaded machine (the articles ask only a few questions each).
     with _slow(proxy, SIGNAL_LATENCY_S), log.open("ab") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = _popen(cmd, err)
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -206,7 +218,7 @@ def test_a_signal_stops_within_two_seconds_whatever_the_endpoint_does(
     ):
         cmd = _command(proxy, inputs, out, store)
         cmd[cmd.index("--timeout") + 1] = "20"
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = _popen(cmd, err)
         try:
             # A deadline for a loaded machine, not a speed test: the loop ends at the first
             # stored article.
