@@ -297,10 +297,11 @@ _OPENING = ' \n„“"»«‚'
 
 
 def quote_frames(
-    text: str, sents: list[Span], found: list[Span], entities: list[Entity]
+    text: str, sents: list[Span], found: list[Span], entities: list[Entity], facts: list[Span]
 ) -> list[QuoteFrame]:
     """Each quote with its sentence, the context shown to the model, the names in sight,
-    and the speaker where the sentence's words settle it."""
+    and the speaker where the sentence's words settle it. ``facts``: the sentences outside
+    headings and credit lines (``find_candidates`` has them)."""
     texts = [s.text for s in sents]
     starts = [s.start for s in sents]
     ends = [s.end for s in sents]
@@ -309,12 +310,8 @@ def quote_frames(
                         default=len(text)) for e in entities}  # fmt: skip
     # Whom "sagte er" stands for is named in a sentence of the text: not in a heading or a
     # caption, nor in any line that does not end like a sentence.
-    skip = non_fact_lines(text)
-    said = [
-        bool(_SENTENCE_END.search(s.text.strip()))
-        and not any(k.start <= s.start < k.end for k in skip)
-        for s in sents
-    ]
+    in_text = {s.start for s in facts}
+    said = [s.start in in_text and bool(_SENTENCE_END.search(s.text.strip())) for s in sents]
     out = []
     for q in found:
         idx = bisect.bisect_right(starts, q.start) - 1
@@ -365,7 +362,7 @@ def find_candidates(text: str, published: date | None = None) -> Candidates:
         people=[e.name for e in found_entities if e.kind == "person"],
         published=published,
         entities=found_entities,
-        quote_frames=quote_frames(text, sents, found, found_entities),
+        quote_frames=quote_frames(text, sents, found, found_entities, facts),
     )
 
 

@@ -221,12 +221,13 @@ def _stems_in(name: str, window: str) -> bool:
 
 
 def place_in(place: str, window: str) -> bool:
-    """A place stands in the window as itself or a derived form ("Moskauer Kreml")."""
+    """A place stands in the window as itself or a derived form ("Moskauer Kreml"), or a
+    country by its capital, seat or adjective."""
     place = place.strip()
     return bool(place) and (
-        find_word(window, place) >= 0 or any(_mentions(window, f) for f in COUNTRIES.get(place, ()))
-        or _prefix(place).search(window) is not None
-    )  # fmt: skip
+        _prefix(place).search(window) is not None
+        or any(_mentions(window, f) for f in COUNTRIES.get(place, ()))
+    )
 
 
 def words_in(phrase: str, window: str) -> bool:

@@ -135,6 +135,12 @@ def test_a_caption_is_no_antecedent_of_a_pronoun() -> None:
         # A role noun in a compound ("Medienunternehmer") introduces an unknown name.
         ("Der Medienunternehmer Wuttikorn Pradabsin rief am Abend aus: „Wir geben nicht auf, "
          "niemals!“", "Wuttikorn Pradabsin"),
+        # "nach Auffassung des …": an attribution without a verb of speech.
+        ("Nach Auffassung des Fraktionschefs Arnold Wiesinger sei es „völlig untragbar, so "
+         "weiterzumachen“.", "Arnold Wiesinger"),
+        # A given name written with an accent the name lexicon spells without.
+        ("Die Agentur zitiert dazu Néstor Villaroel mit diesen Worten: „Diese Kredite helfen "
+         "niemandem mehr.“", "Néstor Villaroel"),
     ],
 )  # fmt: skip
 def test_more_frames_that_settle_the_speaker(text: str, speaker: str) -> None:
@@ -150,19 +156,3 @@ def test_an_outlet_addressed_is_no_speaker() -> None:
     )
     (frame,) = find_candidates(text).quote_frames
     assert frame.speaker is not None and frame.speaker.name == "Gerda Pfisterer"
-
-
-@pytest.mark.parametrize(
-    ("text", "speaker"),
-    [
-        # "nach Auffassung des …": an attribution without a verb of speech.
-        ("Nach Auffassung des Fraktionschefs Arnold Wiesinger sei es „völlig untragbar, so "
-         "weiterzumachen“.", "Arnold Wiesinger"),
-        # A given name written with an accent the name lexicon spells without.
-        ("Die Agentur zitiert dazu Néstor Villaroel mit diesen Worten: „Diese Kredite helfen "
-         "niemandem mehr.“", "Néstor Villaroel"),
-    ],
-)  # fmt: skip
-def test_attributions_and_accented_names(text: str, speaker: str) -> None:
-    (frame,) = find_candidates(text).quote_frames
-    assert frame.speaker is not None and frame.speaker.name == speaker
