@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_sets.py                              # all sets, fresh store
     .venv/bin/python bench/bench_sets.py --sets seeds,dev --store /tmp/s.sqlite3
     .venv/bin/python bench/bench_sets.py --score-only /tmp/results    # score saved JSONL
+    .venv/bin/python bench/bench_sets.py --speed                      # and the server's limit
 
 Each set's articles go through the real ``factx.Pipeline`` with the default model and
 strategy (the embedded llama.cpp server unless ``--base-url``), one at a time, so the cost
@@ -15,6 +16,11 @@ Scores come from ``factx._eval.score`` over every fact (as ``factx eval``). A se
 the fact types its gold annotates: ``quotes-dev`` annotates statements alone, so its other
 facts are neither right nor wrong there. Writes bench/results/sets.json (scores and counts,
 no article text).
+
+``--speed`` first measures the bare server (prompt and generated tokens per second, from
+requests no prefix cache can help); each row then also gives the seconds its articles'
+tokens would take at that speed and factx's efficiency, that time over the measured one.
+Above 1 means the server's prefix cache saved more than factx's own overhead cost.
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ def only_types_asked(types: tuple[str, ...] | None) -> Iterator[None]:
     saved = [(o, a, getattr(o, a)) for o, a in targets]
     try:
         for o, a in targets:
-            setattr(o, a, lambda *args, **kw: None)
+            setattr(o, a, lambda *args, **kw: [])  # asks nothing, drafts nothing
         yield
     finally:
         for o, a, f in saved:
@@ -114,6 +120,7 @@ def run_set(pipe: Pipeline, gs: GoldSet) -> tuple[list[ArticleFacts], list[dict[
                 "cached_answers": getattr(u, "cached_answers", 0),
                 "prompt_tokens": u.prompt_tokens,
                 "completion_tokens": u.completion_tokens,
+                "cached_prompt_tokens": getattr(u, "cached_prompt_tokens", 0),
                 "wall_s": round(wall, 3),
             }
         )
@@ -124,8 +131,47 @@ def run_set(pipe: Pipeline, gs: GoldSet) -> tuple[list[ArticleFacts], list[dict[
     return results, rows
 
 
+def server_speed(base_url: str, model: str, rounds: int = 3) -> dict[str, float]:
+    """The bare server's own speed: prompt tokens per second (a ~600-token prompt, one
+    token out) and generated tokens per second (a short prompt, 160 tokens out), each the
+    median of ``rounds``. Every prompt starts with a new number, so no prefix cache helps."""
+    import statistics
+
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key="none", max_retries=0, timeout=600)
+    filler = " ".join(f"Die Zahl {i} folgt auf die Zahl {i - 1}." for i in range(1, 60))
+
+    def timed(prompt: str, max_tokens: int) -> tuple[float, int, int]:
+        t0 = time.perf_counter()
+        r = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}],
+            max_tokens=max_tokens, temperature=0,
+        )  # fmt: skip
+        assert r.usage is not None
+        return time.perf_counter() - t0, r.usage.prompt_tokens, r.usage.completion_tokens
+
+    timed("Hallo", 1)  # loads the model's pages; not counted
+    pp = []
+    for k in range(rounds):
+        s, p, _ = timed(f"Lauf {time.time_ns() + k}. {filler}", 1)
+        pp.append(p / s)
+    prompt_tps = statistics.median(pp)
+    tg = []
+    for k in range(rounds):
+        s, p, c = timed(f"Lauf {time.time_ns() + k}. Zähle auf Deutsch von eins bis hundert.", 160)
+        tg.append(c / max(1e-3, s - p / prompt_tps))
+    return {
+        "prompt_tokens_per_s": round(prompt_tps, 1),
+        "gen_tokens_per_s": round(statistics.median(tg), 1),
+    }
+
+
 def summarize(
-    gs: GoldSet, results: list[ArticleFacts], rows: list[dict[str, Any]]
+    gs: GoldSet,
+    results: list[ArticleFacts],
+    rows: list[dict[str, Any]],
+    speed: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     gold = {g.article: g for g in load_gold(gs.gold)}
     kept = [only_types(r, gs.types) for r in results if r.article_id in gold]
@@ -146,7 +192,16 @@ def summarize(
             calls_per_article=mean([r["calls"] for r in rows]),
             tokens_per_article=mean([r["prompt_tokens"] + r["completion_tokens"] for r in rows]),
             wall_s_per_article=mean([r["wall_s"] for r in rows]),
+            cached_prompt_tokens_per_article=mean([r["cached_prompt_tokens"] for r in rows]),
         )
+        if speed:
+            # What the tokens factx sent would take at the bare server's speed: the limit.
+            pp, tg = speed["prompt_tokens_per_s"], speed["gen_tokens_per_s"]
+            ideal = mean([r["prompt_tokens"] / pp + r["completion_tokens"] / tg for r in rows])
+            row.update(
+                token_s_per_article=ideal,
+                efficiency=ideal / row["wall_s_per_article"] if row["wall_s_per_article"] else None,
+            )
     row["detail"] = {
         "types": {t: s.model_dump() for t, s in report.types.items() if t in gs.types},
         "fields": {k: v.model_dump() for k, v in report.fields.items()},
@@ -171,6 +226,9 @@ COLUMNS = [
     ("calls_per_article", "calls/art"),
     ("tokens_per_article", "tokens/art"),
     ("wall_s_per_article", "s/art"),
+    ("cached_prompt_tokens_per_article", "cached prompt tok/art"),
+    ("token_s_per_article", "token s/art"),
+    ("efficiency", "efficiency"),
 ]
 
 
@@ -201,6 +259,13 @@ def main() -> None:
         "questions of those types: the scores stay the same (questions are independent), "
         "the cost columns then count only those questions",
     )
+    ap.add_argument(
+        "--speed",
+        action="store_true",
+        help="first measure the bare server's prompt and generation speed; each set then "
+        "also gets the time its tokens would take at that speed (token s/art) and "
+        "efficiency = that time / the measured time",
+    )
     args = ap.parse_args()
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     all_sets = gold_sets(args.eval_dir, args.seeds)
@@ -213,6 +278,7 @@ def main() -> None:
         sys.exit(f"gold set(s) {missing} not found under {args.eval_dir}")
 
     rows: list[dict[str, Any]] = []
+    speed: dict[str, float] | None = None
     t_start = time.perf_counter()
     if args.score_only:
         for n in names:
@@ -231,6 +297,12 @@ def main() -> None:
                 **extra,
             )
             with Pipeline(settings) as pipe:
+                speed = None
+                if args.speed:
+                    pipe.start()
+                    assert pipe.endpoint is not None
+                    speed = server_speed(pipe.endpoint, settings.model)
+                    log.print(f"bare server: {speed}")
                 for n in names:
                     with only_types_asked(all_sets[n].types if args.only_annotated else None):
                         results, per_article = run_set(pipe, all_sets[n])
@@ -241,14 +313,15 @@ def main() -> None:
                                 fh.write(r.model_dump_json() + "\n")
                     if args.validated:
                         results = [r.validated() for r in results]
-                    rows.append(summarize(all_sets[n], results, per_article))
+                    rows.append(summarize(all_sets[n], results, per_article, speed))
     total_s = time.perf_counter() - t_start
     print_table("factx on every gold set", COLUMNS, rows)
     print(f"total wall time {total_s:.0f} s")
     if args.markdown:
         print(markdown_table(COLUMNS, rows))
     write_json(args.out, "sets", {"sets": names, "total_wall_s": round(total_s, 1),
-                                  "columns": dict(COLUMNS), "runs": rows})  # fmt: skip
+                                  "columns": dict(COLUMNS), "runs": rows,
+                                  "server_speed": speed})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -519,6 +519,9 @@ class CallStats:
     retries: int = 0
     latency_s: float = 0.0
     cached_answers: int = 0
+    # Prompt tokens the server took from its prefix cache, where it says so (OpenAI, vLLM,
+    # llama.cpp's server: usage.prompt_tokens_details.cached_tokens).
+    cached_prompt_tokens: int = 0
 
     @property
     def tokens(self) -> int:
@@ -598,6 +601,8 @@ class LLM:
         if usage is not None:
             st.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
             st.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+            details = getattr(usage, "prompt_tokens_details", None)
+            st.cached_prompt_tokens += int(getattr(details, "cached_tokens", 0) or 0)
 
     def ask(
         self,

@@ -90,6 +90,7 @@ class Extractor:
                 completion_tokens=st.completion_tokens,
                 retries=st.retries,
                 cached_answers=st.cached_answers,
+                cached_prompt_tokens=st.cached_prompt_tokens,
             ),
             errors=errors,
             status=status,

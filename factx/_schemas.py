@@ -152,6 +152,11 @@ class Usage(_Model):
     cached_answers: int = Field(
         default=0, description="Questions answered from the store's answer cache, not asked."
     )
+    cached_prompt_tokens: int = Field(
+        default=0,
+        description="Of prompt_tokens, those the server says it served from its prefix cache "
+        "(0 where it does not say).",
+    )
 
 
 class ArticleError(_Model):

@@ -19,14 +19,14 @@ class Yes(BaseModel):
     answer: bool
 
 
-def _llm(store: Store, calls: list[str]) -> LLM:
+def _llm(store: Store | None, calls: list[str], usage: dict[str, object] | None = None) -> LLM:
     def handler(r: httpx.Request) -> httpx.Response:
         calls.append(json.loads(r.content)["messages"][-1]["content"])
         body = {
             "id": "x", "object": "chat.completion", "created": 0, "model": "m",
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": '{"answer": true}'}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+            "usage": usage or {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
         }  # fmt: skip
         return httpx.Response(200, json=body)
 
@@ -73,3 +73,17 @@ def test_the_key_covers_model_schema_and_messages() -> None:
     assert base != answer_key(Settings(base_url="http://t/v1", model="n"), Yes, _msgs("a?"), 256)
     assert base != answer_key(s, Yes, _msgs("b?"), 256)
     assert base != answer_key(s, Yes, _msgs("a?"), 100)
+
+
+def test_prompt_tokens_the_server_took_from_its_cache_are_counted_where_it_says_so() -> None:
+    calls: list[str] = []
+    # OpenAI's (and vLLM's, llama.cpp server's) usage names the cached part of the prompt.
+    said = {"prompt_tokens": 1200, "completion_tokens": 3, "total_tokens": 1203,
+            "prompt_tokens_details": {"cached_tokens": 1024}}  # fmt: skip
+    llm = _llm(None, calls, said)
+    llm.ask(Yes, _msgs("a?"))
+    llm.ask(Yes, _msgs("b?"))
+    assert (llm.stats.prompt_tokens, llm.stats.cached_prompt_tokens) == (2400, 2048)
+    silent = _llm(None, calls)  # llama-cpp-python's server does not say
+    silent.ask(Yes, _msgs("c?"))
+    assert (silent.stats.prompt_tokens, silent.stats.cached_prompt_tokens) == (10, 0)
