@@ -6,6 +6,9 @@
 The articles are the project's own short test articles (``tests/data``), each given a
 distinct publication date so that every one is a distinct cache key that the cassettes still
 answer. The LLM is the cassette replay server of ``tests/faults.py`` in a process of its own.
+Both sides run with ``--no-answer-cache``: the copies share their questions, and with the
+answer cache the first copy's answers would serve all the others (about 15 calls for 1,000
+articles, raced differently by the two sides), so neither would be doing an article's work.
 
 1. ``factx extract`` (a subprocess, ``-j W``, empty store) on all articles: the baseline.
 2. ``factx serve`` (a subprocess, ``-j W``, empty store, one API key per client). Each
@@ -121,6 +124,7 @@ def run_baseline(replay: str, folder: Path, store: Path, workers: int) -> dict[s
     cmd = factx_cmd(
         "extract", str(folder), "-o", str(store.with_suffix(".jsonl")), "--store", str(store),
         "--base-url", replay, "-m", MODEL, "-j", str(workers), "--timeout", "30", "--stats",
+        "--no-answer-cache",
     )  # fmt: skip
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -206,7 +210,7 @@ def run_service(
     env = dict(os.environ, FACTX_API_KEYS=",".join(keys))
     cmd = factx_cmd(
         "serve", "--port", str(port), "--store", str(store), "--base-url", replay, "-m", MODEL,
-        "-j", str(args.workers), "--timeout", "30",
+        "-j", str(args.workers), "--timeout", "30", "--no-answer-cache",
         "--max-jobs-per-key", str(max(8, args.jobs_per_client)),
     )  # fmt: skip
     errlog = store.with_suffix(".log").open("wb")
