@@ -22,6 +22,7 @@ from ._lexicon import (
     MEETING_NOUNS,
     MEETING_VERBS,
     PEOPLE_COUNTRIES,
+    PLACES,
     TITLE_CONNECTORS,
     TREATY_NOUN_SUFFIXES,
     TREATY_NOUNS,
@@ -166,31 +167,6 @@ def expand_name(name: str, known: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------------------- countries
-
-PLACES = (
-    "Moskau",
-    "Peking",
-    "Beijing",
-    "Shanghai",
-    "Wladiwostok",
-    "St. Petersburg",
-    "Kiew",
-    "Washington",
-    "Astana",
-    "Kasachstan",
-    "Samarkand",
-    "Harbin",
-    "Minsk",
-    "Davos",
-    "Genf",
-    "New York",
-    "Kreml",
-    "Kasan",
-    "Johannesburg",
-    "China",
-    "Russland",
-    "Indien",
-)
 
 
 @functools.lru_cache(maxsize=64)

@@ -358,6 +358,33 @@ INSTRUCTION_CUES: tuple[tuple[str, str], ...] = (
 
 # ------------------------------------------------------------------------------ countries
 
+# Where a meeting may be said to take place: the model chooses among those the article names.
+# A closed list: a meeting anywhere else gets no place (a known gap for other countries).
+PLACES = (
+    "Moskau",
+    "Peking",
+    "Beijing",
+    "Shanghai",
+    "Wladiwostok",
+    "St. Petersburg",
+    "Kiew",
+    "Washington",
+    "Astana",
+    "Kasachstan",
+    "Samarkand",
+    "Harbin",
+    "Minsk",
+    "Davos",
+    "Genf",
+    "New York",
+    "Kreml",
+    "Kasan",
+    "Johannesburg",
+    "China",
+    "Russland",
+    "Indien",
+)
+
 # Countries and the words that stand for them: capitals, seats of government, adjectives.
 COUNTRIES = {
     "Russland": ("Russland", "Russlands", "Moskau", "Kreml", "russisch"),
