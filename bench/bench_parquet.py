@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -29,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import write_json  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "parquet_check.json"
 CHUNK = 5_000
 
 
 def _generate(n: int, data: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_crosscheck import generate_iter
 
     from factx._parquet import Keyed, result_key, write_batch
@@ -112,8 +112,6 @@ def main() -> None:
         )  # fmt: skip
         print(json.dumps(result))
         return
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     common = ["--data", str(args.data), "--memory-limit", args.memory_limit]
     rows = []
     for n in args.sizes:
@@ -132,18 +130,8 @@ def main() -> None:
             )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
-    result = {
-        "benchmark": "parquet_check",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "commit": commit,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": len(os.sched_getaffinity(0)),
-        "memory_limit": args.memory_limit,
-        "runs": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    result = {"memory_limit": args.memory_limit, "runs": rows}
+    write_json(args.out, "parquet_check", result)
     print(json.dumps(result, indent=2))
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import write_json  # noqa: E402
 
 from tests.conftest import RECORD_MODEL  # noqa: E402
 from tests.replay import ReplayServer, articles  # noqa: E402
@@ -159,17 +160,7 @@ def main() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     from factx._distributed import init_ray
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
-    result: dict[str, Any] = {
-        "benchmark": "ray",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "commit": commit,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": len(os.sched_getaffinity(0)),
-        "load_average_at_start": os.getloadavg(),
-    }
+    result: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
     if args.part in ("overhead", "both"):
         result["overhead"] = overhead(args.articles)
         print(json.dumps(result["overhead"]), file=sys.stderr)
@@ -178,10 +169,10 @@ def main() -> None:
         result["delay_s"] = args.delay
         result["actor_cpus"] = args.actor_cpus
         result["scaling"] = scaling(args.actors, args.delay, args.actor_cpus)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(args.out.read_text()) if args.out.exists() else {}
-    old.update(result)
-    args.out.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+    # One part may run alone: keep the other part's figures from the last run.
+    kept = json.loads(args.out.read_text()) if args.out.exists() else {}
+    parts = ("overhead", "delay_s", "actor_cpus", "scaling")
+    write_json(args.out, "ray", {**{k: kept[k] for k in parts if k in kept}, **result})
     print(json.dumps(result, indent=2))
 
 

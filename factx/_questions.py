@@ -198,7 +198,11 @@ def _trade(
     # sentence, else in its window (a country or a person speaking for it), else any named
     # there; none where none is named.
     window = Fields.of(doc.text).window(sent.start, sent.end, sent.text)
-    parties = _beat(countries_in(sent.text)) or _beat(sides_in(window)) or sides_in(window)
+    parties = (
+        rules.on_beat(countries_in(sent.text))
+        or rules.on_beat(sides_in(window))
+        or sides_in(window)
+    )
     drafts.trade_figures.append(
         TradeDraft(
             value=float(amount.value),
@@ -215,10 +219,6 @@ def _trade(
             period_from_context=from_context,
         )
     )
-
-
-def _beat(countries: list[str]) -> list[str]:
-    return [c for c in countries if c in ("Russland", "China")]
 
 
 def _period_passed_on(drafts: Drafts) -> str | None:

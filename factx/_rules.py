@@ -401,6 +401,11 @@ def direction(
     return (src, dst) if src and dst and src != dst else None
 
 
+def on_beat(countries: list[str]) -> list[str]:
+    """Those of ``countries`` that are the beat's two (``DEFAULT_PARTIES``), in their order."""
+    return [c for c in countries if c in DEFAULT_PARTIES]
+
+
 def _other(known: str, parties: tuple[str, ...]) -> str | None:
     others = [p for p in dict.fromkeys(parties) if p != known]
     if len(others) == 1:
