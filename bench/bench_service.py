@@ -13,9 +13,12 @@ articles, raced differently by the two sides), so neither would be doing an arti
 1. ``factx extract`` (a subprocess, ``-j W``, empty store) on all articles: the baseline.
 2. ``factx serve`` (a subprocess, ``-j W``, empty store, one API key per client). Each
    client (an asyncio task with its own connection) submits its jobs (NDJSON, POST
-   /v1/jobs), then polls GET /v1/jobs/{id} every ``--poll-ms`` until all its jobs are
-   finished, then reads every job's results. Latency of POST and GET is measured at the
-   client while workers are busy, and also read from the service's own /metrics histogram.
+   /v1/jobs), one every ``--submit-every-ms``, the clients staggered so that the POSTs
+   come as a steady feed (``0``: all 100 at once), then polls GET /v1/jobs/{id} every
+   ``--poll-ms`` until all its jobs are finished, then reads every job's results.
+   Latency of POST and GET is measured at the client, and also read from the service's
+   own /metrics histogram. The POST goal counts the POSTs sent while the workers are busy
+   (between the first and the last article finished, by the store's clock).
    Throughput: articles over the extraction window each store recorded (the CLI's run;
    the first job created to the last article finished), so that neither process start
    nor poll interval counts; the client-clock times are printed too.
@@ -106,18 +109,20 @@ def calls_per_key(store: Path) -> dict[str, int]:
     return dict(rows)
 
 
-def _seconds(a: str, b: str) -> float:
-    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
-
-
-def store_window(store: Path, sql: str) -> float:
-    """Seconds between two timestamps the store recorded (``sql`` selects start, end)."""
+def store_times(store: Path, sql: str) -> tuple[float, float]:
+    """Two timestamps the store recorded (``sql`` selects start, end), as epoch seconds."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
         start, end = db.execute(sql).fetchone()
     finally:
         db.close()
-    return _seconds(start, end)
+    return datetime.fromisoformat(start).timestamp(), datetime.fromisoformat(end).timestamp()
+
+
+def store_window(store: Path, sql: str) -> float:
+    """Seconds between two timestamps the store recorded (``sql`` selects start, end)."""
+    start, end = store_times(store, sql)
+    return end - start
 
 
 def run_baseline(replay: str, folder: Path, store: Path, workers: int) -> dict[str, Any]:
@@ -139,25 +144,41 @@ def run_baseline(replay: str, folder: Path, store: Path, workers: int) -> dict[s
 class BenchClient:
     """One client: its own key and connection; submits its jobs, polls them, reads them."""
 
-    def __init__(self, url: str, key: str, jobs: list[list[dict[str, Any]]], poll_s: float):
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        jobs: list[list[dict[str, Any]]],
+        poll_s: float,
+        submit_at: list[float],
+    ):
         self.url, self.key, self.jobs, self.poll_s = url, key, jobs, poll_s
+        self.submit_at = submit_at  # seconds after the start, one a job
         self.post_ms: list[float] = []
+        self.post_sent: list[float] = []  # wall clock (epoch s) each POST was sent
         self.get_ms: list[float] = []
         self.accepted: list[tuple[str, int]] = []
         self.rejected = 0
         self.finished_at = 0.0
         self.lines: list[dict[str, Any]] = []
+        # Built before the clock starts: an httpx client loads its TLS context (some 40 ms
+        # of CPU) when made, and made inside the timed phase that blocked the shared event
+        # loop, so the other clients' responses waited for it and counted it as latency.
+        headers = {"Authorization": f"Bearer {key}"}
+        self.http = httpx.AsyncClient(base_url=url, headers=headers, timeout=60)
+        self.bodies = [
+            "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles).encode()
+            for articles in jobs
+        ]
 
-    async def run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=60) as http:
-            for articles in self.jobs:
-                body = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
+    async def run(self, start: float) -> None:
+        async with self.http as http:
+            for articles, body, at in zip(self.jobs, self.bodies, self.submit_at, strict=True):
+                await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
+                self.post_sent.append(time.time())
                 t0 = time.perf_counter()
                 r = await http.post(
-                    "/v1/jobs",
-                    content=body.encode(),
-                    headers={"Content-Type": "application/x-ndjson"},
+                    "/v1/jobs", content=body, headers={"Content-Type": "application/x-ndjson"}
                 )
                 self.post_ms.append((time.perf_counter() - t0) * 1000)
                 if r.status_code == 202:
@@ -228,15 +249,22 @@ def run_service(
             time.sleep(0.1)
         per_job = args.articles_per_job
         chunks = [articles[i : i + per_job] for i in range(0, len(articles), per_job)]
+        # Job k of client i goes at (k * clients + i) * gap: a steady feed, one POST every
+        # gap, from the first moment on (gap 0: all at once, as one burst).
+        gap = args.submit_every_ms / 1000 / args.clients
         clients = [
-            BenchClient(url, keys[i], chunks[i :: args.clients], args.poll_ms / 1000)
+            BenchClient(
+                url, keys[i], chunks[i :: args.clients], args.poll_ms / 1000,
+                [(k * args.clients + i) * gap for k in range(len(chunks[i :: args.clients]))],
+            )
             for i in range(args.clients)
-        ]
-
-        async def all_clients() -> None:
-            await asyncio.gather(*(c.run() for c in clients))
+        ]  # fmt: skip
 
         t0 = time.perf_counter()
+
+        async def all_clients() -> None:
+            await asyncio.gather(*(c.run(t0) for c in clients))
+
         asyncio.run(all_clients())
         wall = max(c.finished_at for c in clients) - t0
         metrics = httpx.get(url + "/metrics", timeout=10).text
@@ -247,6 +275,7 @@ def run_service(
     return {
         "wall_s": wall,
         "post_ms": [x for c in clients for x in c.post_ms],
+        "post_sent": [x for c in clients for x in c.post_sent],
         "get_ms": [x for c in clients for x in c.get_ms],
         "accepted": sum(n for c in clients for _, n in c.accepted),
         "jobs": sum(len(c.accepted) for c in clients),
@@ -284,6 +313,15 @@ def one_round(
         svc_store,
         "SELECT (SELECT MIN(created_at) FROM jobs), (SELECT MAX(finished_at) FROM job_articles)",
     )
+    # "While the workers are busy": sent after the first article finished and before the
+    # last one did (the store's clock, UTC). The opening POSTs come before any work.
+    busy_from, busy_to = store_times(
+        svc_store, "SELECT MIN(finished_at), MAX(finished_at) FROM job_articles"
+    )
+    busy_ms = [
+        ms for ms, sent in zip(svc["post_ms"], svc["post_sent"], strict=True)
+        if busy_from <= sent <= busy_to
+    ]  # fmt: skip
     return {
         "round": r + 1,
         "articles": n,
@@ -296,6 +334,9 @@ def one_round(
         "duplicated": (len(ids) - len(set(ids))) + twice,
         "post_p50_ms": percentile(svc["post_ms"], 0.5),
         "post_p99_ms": percentile(svc["post_ms"], 0.99),
+        "posts_busy": len(busy_ms),
+        "post_busy_p50_ms": percentile(busy_ms, 0.5),
+        "post_busy_p99_ms": percentile(busy_ms, 0.99),
         "get_p50_ms": percentile(svc["get_ms"], 0.5),
         "get_p99_ms": percentile(svc["get_ms"], 0.99),
         "gets": len(svc["get_ms"]),
@@ -324,6 +365,10 @@ def main() -> None:
     ap.add_argument("--articles-per-job", type=int, default=10)
     ap.add_argument("-j", "--workers", type=int, default=4, help="workers and extract -j")
     ap.add_argument("--poll-ms", type=float, default=500.0, help="each client, each job")
+    ap.add_argument(
+        "--submit-every-ms", type=float, default=1500.0,
+        help="each client submits a job this often, the clients staggered (0: one burst)",
+    )  # fmt: skip
     ap.add_argument(
         "--rounds", type=int, default=2,
         help="extract then serve, this many times: on a shared machine the load moves",
@@ -354,6 +399,7 @@ def main() -> None:
         ("round", "round"), ("load_before", "load before"), ("accepted", "accepted"),
         ("finished", "finished"), ("lost", "lost"), ("duplicated", "duplicated"),
         ("post_p50_ms", "POST p50 ms"), ("post_p99_ms", "POST p99 ms"),
+        ("posts_busy", "POSTs busy"), ("post_busy_p99_ms", "busy POST p99 ms"),
         ("get_p50_ms", "GET p50 ms"), ("get_p99_ms", "GET p99 ms"),
         ("service_art_s", "service art/s"), ("extract_art_s", "extract art/s"),
         ("ratio", "service/extract"),
@@ -368,6 +414,9 @@ def main() -> None:
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
+
+    def busy_verdict(p99: float | None) -> str:
+        return "not measured (no POST while busy)" if p99 is None else verdict(p99 < GOAL_P99_MS)
 
     for row in rows:
         print(
@@ -388,8 +437,9 @@ def main() -> None:
             f"{row['ratio_client_clock']:.2f}"
         )
         print(
-            f"  goals: p99 < {GOAL_P99_MS:.0f} ms: POST "
-            f"{verdict(row['post_p99_ms'] < GOAL_P99_MS)}, "
+            f"  goals: p99 < {GOAL_P99_MS:.0f} ms while the workers are busy: POST "
+            f"{busy_verdict(row['post_busy_p99_ms'])} ({row['posts_busy']} POSTs; all "
+            f"{row['post_p99_ms']:.0f} ms), "
             f"GET {verdict(row['get_p99_ms'] < GOAL_P99_MS)}; "
             f"throughput >= {GOAL_RATIO}x: {verdict(row['ratio'] >= GOAL_RATIO)}"
         )

@@ -278,45 +278,39 @@ class Store:
         calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
     ) -> None:
         """Store one article, its facts and its calls in one transaction."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM articles WHERE cache_key=?", (key,))
-            db.execute(
-                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    result.article_id,
-                    result.text_sha256,
-                    result.model,
-                    result.strategy,
-                    result.prompt_version,
-                    result.schema_version,
-                    result.status,
-                    result.model_dump_json(),
-                    run_id,
-                    _now(),
-                ),
-            )
+        # Every row is built before the transaction: SQLite's write lock, which the
+        # service's requests wait for, is then held for the statements only, not for the
+        # JSON dumps (that a thread holding the GIL of four busy workers makes long).
+        article = (
+            key,
+            result.article_id,
+            result.text_sha256,
+            result.model,
+            result.strategy,
+            result.prompt_version,
+            result.schema_version,
+            result.status,
+            result.model_dump_json(),
+            run_id,
+            _now(),
+        )
+        facts = [
+            (key, kind, i, f.alignment, ",".join(f.flags), f.char_start, f.char_end,
+             f.model_dump_json())
             for kind, items in (
                 ("meeting", result.meetings),
                 ("statement", result.statements),
                 ("treaty", result.treaties),
                 ("trade_figure", result.trade_figures),
-            ):
-                for i, f in enumerate(items):
-                    db.execute(
-                        "INSERT INTO facts VALUES (?,?,?,?,?,?,?,?)",
-                        (
-                            key,
-                            kind,
-                            i,
-                            f.alignment,
-                            ",".join(f.flags),
-                            f.char_start,
-                            f.char_end,
-                            f.model_dump_json(),
-                        ),
-                    )
-            self._insert_calls(run_id, key, calls)
+            )
+            for i, f in enumerate(items)
+        ]  # fmt: skip
+        call_rows = self._call_rows(run_id, key, calls)
+        with self._transaction() as db:
+            db.execute("DELETE FROM articles WHERE cache_key=?", (key,))
+            db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)", article)
+            db.executemany("INSERT INTO facts VALUES (?,?,?,?,?,?,?,?)", facts)
+            self._insert_calls(call_rows)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -332,17 +326,20 @@ class Store:
                     db.execute("ROLLBACK")
                 raise
 
-    def _insert_calls(
-        self,
+    @staticmethod
+    def _call_rows(
         run_id: int | None,
         key: str | None,
         calls: Iterable[tuple[str, int, int, float, int, str | None]],
-    ) -> None:
+    ) -> list[tuple[object, ...]]:
         now = _now()
+        return [(run_id, key, q, p, c, int(lat * 1000), a, e, now) for q, p, c, lat, a, e in calls]
+
+    def _insert_calls(self, rows: list[tuple[object, ...]]) -> None:
         self._db.executemany(
             "INSERT INTO calls (run_id, cache_key, question, prompt_tokens, completion_tokens, "
             "latency_ms, attempts, error, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(run_id, key, q, p, c, int(lat * 1000), a, e, now) for q, p, c, lat, a, e in calls],
+            rows,
         )
 
     def record_failure(
@@ -355,13 +352,14 @@ class Store:
         message: str,
         calls: Iterable[tuple[str, int, int, float, int, str | None]] = (),
     ) -> None:
+        call_rows = self._call_rows(run_id, None, calls)
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO failures (run_id, article_id, path, error, message, created_at) "
                 "VALUES (?,?,?,?,?,?)",
                 (run_id, article_id, path, error, message, _now()),
             )
-            self._insert_calls(run_id, None, calls)
+            self._insert_calls(call_rows)
 
     # -- answers -----------------------------------------------------------------------
 
