@@ -401,6 +401,14 @@ class JobStore:
             ).fetchone()
         return int(row[0])
 
+    def running_total(self) -> int:
+        """Articles a worker is extracting now."""
+        with self._rlock:
+            row = self._rdb.execute(
+                "SELECT COUNT(*) FROM job_articles WHERE state='running'"
+            ).fetchone()
+        return int(row[0])
+
     def job_states(self) -> dict[str, int]:
         """How many jobs are in each state (for /metrics)."""
         with self._rlock:

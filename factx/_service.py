@@ -625,6 +625,14 @@ def add_routes(app: FastAPI) -> None:
         try:
             async with httpx.AsyncClient(timeout=3.0) as client:
                 r = await client.get(endpoint.rstrip("/") + "/models", headers=headers)
+        except httpx.ReadTimeout:
+            # Connected, no answer in time. A llama.cpp server answers nothing while it
+            # generates, so with our articles in flight that is the model at work (seen
+            # with the embedded model: not ready for as long as a job ran). Idle, it is not.
+            if await run_in_threadpool(svc.jobs.running_total):
+                return JSONResponse({"ready": True, "model": "busy"})
+            reason = "model endpoint accepted the connection but did not answer in 3 s"
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         except httpx.HTTPError as e:
             reason = f"model endpoint unreachable: {type(e).__name__}"
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)

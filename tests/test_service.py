@@ -240,6 +240,29 @@ def test_health_ready_docs_and_openapi(replay: ReplayServer, tmp_path: Path) -> 
         assert r.status_code == 503 and "unreachable" in r.json()["reason"]
 
 
+def test_ready_while_a_slow_model_works_for_us(replay: ReplayServer, tmp_path: Path) -> None:
+    # A model that takes 4 s for every request (a llama.cpp server answers nothing while it
+    # generates): idle, its silence is not readiness; with our article in flight, it is.
+    with (
+        FaultProxy(replay.base_url, latency_s=4.0) as slow,
+        serving(slow.base_url, tmp_path, answer_cache=False) as url,
+    ):
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(url + "/readyz", timeout=10)).json().get("reason") == (
+            "engine starting"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert r.status_code == 503 and "did not answer" in r.json()["reason"]
+        with Client(url) as c:
+            job = c.submit(articles(1))
+            while c.status(job)["running"] == 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            r = httpx.get(url + "/readyz", timeout=10)
+        assert r.status_code == 200 and r.json() == {"ready": True, "model": "busy"}
+
+
 def _gone(pid: int, within_s: float = 10.0) -> bool:
     """The process has exited (a zombie counts as gone: it runs nothing)."""
     deadline = time.monotonic() + within_s
