@@ -88,9 +88,15 @@ def _compare(data: Path) -> dict[str, Any]:
 
 
 def _child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True,
-                         text=True).stdout  # fmt: skip
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    """The child's JSON line; a child that failed gives ``{"error": its last line}``, so
+    the sizes measured before it are still written (a 10M check ran out of DuckDB's
+    memory limit once, and took the 100k and 1M figures with it)."""
+    p = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        lines = p.stderr.strip().splitlines() or [f"exit status {p.returncode}"]
+        return {"error": next((x for x in reversed(lines) if "Error" in x), lines[-1])}
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -118,8 +124,13 @@ def main() -> None:
         row: dict[str, Any] = {"size": n}
         if not (args.data / str(n) / "facts.txt").exists():
             row.update(_child(["--child", "generate", str(n), *common]))
-        row["facts"] = int((args.data / str(n) / "facts.txt").read_text())
-        row.update(_child(["--child", "check", str(n), *common]))
+        if "error" not in row:
+            row["facts"] = int((args.data / str(n) / "facts.txt").read_text())
+            row.update(_child(["--child", "check", str(n), *common]))
+        if "error" in row:
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+            break
         if n in args.compare:
             row["compare"] = _child(["--child", "compare", str(n), *common])
         if rows:
