@@ -83,6 +83,7 @@ _LISTS = {
 _EMPTY: dict[str, tuple[()] | None] = {"direction": None}
 _BATCH = 50_000
 _NONE = -(2**31)  # an undated statement's window
+_KEY_SEP = "\x1f"  # between the keys of a block (below every character a key holds)
 
 
 def _pair(a: str, b: str) -> pa.Schema:
@@ -104,6 +105,9 @@ class _Check:
         self.con.execute("SET preserve_insertion_order = false")
         self.names = EntityResolver()
         self.findings = _Findings()
+        # Each distinct name's canonical key (a few per entity: they fit in memory).
+        self.person_key: dict[str, str] = {}
+        self.party_key: dict[str, str] = {}
 
     def close(self) -> None:
         self.con.close()
@@ -185,22 +189,16 @@ class _Check:
                       SELECT speaker, 1, ord, idx, 0 FROM f_statements))
             WHERE rn = 1 ORDER BY phase, ord, idx, pos
         """)
-        keys: dict[str, list[str]] = {"name": [], "key": []}
         for r in people:
-            keys["name"].append(r["name"])
-            keys["key"].append(self.names.person(r["name"]).key)
-        self.put("persons", pa.table(keys, schema=_pair("name", "key")))
+            self.person_key[r["name"]] = self.names.person(r["name"]).key
         for r in self.rows("SELECT DISTINCT location FROM f_meetings WHERE location <> ''"):
             self.names.place(r["location"])
-        parties: dict[str, list[str]] = {"name": [], "key": []}
         for r in self.rows("""
             SELECT DISTINCT name FROM (
                 SELECT unnest(parties) AS name FROM f_treaties
                 UNION ALL SELECT unnest(parties) FROM f_trade_figures)
         """):
-            parties["name"].append(r["name"])
-            parties["key"].append(self.names.party(r["name"]).key)
-        self.put("parties", pa.table(parties, schema=_pair("name", "key")))
+            self.party_key[r["name"]] = self.names.party(r["name"]).key
         metrics: dict[str, list[str]] = {"metric": [], "mkey": []}
         for r in self.rows("SELECT DISTINCT metric FROM f_trade_figures"):
             metrics["metric"].append(r["metric"])
@@ -230,25 +228,51 @@ class _Check:
             check([self.item(table, r) for r in group])
             drain()
 
+    def block_keys(self, name: str, sql: str, column: str, keys: dict[str, str]) -> None:
+        """Table ``name`` of (ord, idx, block): each fact's set of canonical keys of its
+        ``column`` names, sorted and joined. Built here, a fact at a time, because
+        DuckDB's ``list()`` aggregate cannot spill: grouped by fact, it ran out of a 2 GB
+        limit at 10M facts."""
+        self.con.execute(f"CREATE TABLE {name} (ord BIGINT, idx BIGINT, block VARCHAR)")
+        buf: dict[str, list[Any]] = {"ord": [], "idx": [], "block": []}
+        schema = pa.schema([("ord", pa.int64()), ("idx", pa.int64()), ("block", pa.string())])
+
+        def flush() -> None:
+            if buf["ord"]:
+                self.con.register("_py", pa.table(buf, schema=schema))
+                self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
+                self.con.unregister("_py")
+                for v in buf.values():
+                    v.clear()
+
+        for r in self.rows(sql):
+            buf["ord"].append(r["ord"])
+            buf["idx"].append(r["idx"])
+            buf["block"].append(_KEY_SEP.join(sorted({keys[n] for n in r[column] if n in keys})))
+            if len(buf["ord"]) >= _BATCH:
+                flush()
+        flush()
+
     def meetings(self, drain: Callable[[], None]) -> None:
+        self.block_keys(
+            "mblocks", "SELECT ord, idx, participants FROM f_meetings", "participants",
+            self.person_key,
+        )  # fmt: skip
         sql = """
-            WITH u AS (SELECT ord, idx, t.name FROM f_meetings, unnest(participants) AS t(name)),
-            b AS (SELECT ord, idx, list_sort(list_distinct(list(p.key))) AS block
-                  FROM u JOIN persons p USING (name) GROUP BY ord, idx)
-            SELECT m.*, coalesce(b.block, []::VARCHAR[]) AS block
-            FROM f_meetings m LEFT JOIN b USING (ord, idx)
-            ORDER BY block, ord, idx
+            SELECT m.*, b.block FROM f_meetings m JOIN mblocks b USING (ord, idx)
+            ORDER BY b.block, ord, idx
         """
         self.blocks("meetings", sql, lambda r: r["block"],
                     lambda items: _meetings(items, self.names, self.findings), drain)  # fmt: skip
 
     def figures(self, drain: Callable[[], None]) -> None:
+        self.block_keys(
+            "fblocks", "SELECT ord, idx, parties FROM f_trade_figures", "parties",
+            self.party_key,
+        )  # fmt: skip
         sql = """
-            WITH u AS (SELECT ord, idx, t.name FROM f_trade_figures, unnest(parties) AS t(name)),
-            b AS (SELECT ord, idx, list_sort(list_distinct(list(p.key))) AS pk
-                  FROM u JOIN parties p USING (name) GROUP BY ord, idx)
-            SELECT f.*, mt.mkey, coalesce(b.pk, []::VARCHAR[]) AS pk
-            FROM f_trade_figures f JOIN metrics mt USING (metric) LEFT JOIN b USING (ord, idx)
+            SELECT f.*, mt.mkey, b.block AS pk
+            FROM f_trade_figures f JOIN metrics mt USING (metric) JOIN fblocks b USING (ord, idx)
             ORDER BY pk, ord, idx
         """
         # One block per party set, all metrics together: a target is set against the
@@ -347,11 +371,15 @@ class _Check:
                 pair = (min(i, j), max(i, j))
                 conflicts[pair] = max(score, conflicts.get(pair, 0.0))
 
-        # Verbatim repeats: within each group of equal folded text.
-        for r in self.rows("""
-            SELECT list(i ORDER BY i) AS members FROM sf GROUP BY folded HAVING count(*) > 1
-        """):
-            group = r["members"]
+        # Verbatim repeats: within each group of equal folded text (streamed in order, not
+        # gathered by a list() aggregate, which cannot spill).
+        repeats = self.rows("""
+            SELECT i, folded FROM sf SEMI JOIN (
+                SELECT folded FROM sf GROUP BY folded HAVING count(*) > 1) USING (folded)
+            ORDER BY folded, i
+        """)
+        for _, rows in groupby(repeats, key=lambda r: r["folded"]):
+            group = [r["i"] for r in rows]
             by_speaker: dict[int, int] = {}
             for i in group:
                 first = by_speaker.setdefault(spk[i], i)
