@@ -3,12 +3,13 @@
 The same checks as ``_crosscheck`` and the same report, for outputs too large to hold as
 ``ArticleFacts``. DuckDB reads the folder (one row per cache key, as ``_parquet`` reads it),
 orders the articles (by id, then cache key: the order ``read_results`` gives the in-memory
-checker), and does the blocking in SQL: canonical entity keys joined onto the facts,
-meetings sorted by their participants' keys, figures by metric and parties' keys, the
-statements' exact-repeat groups, stem frequencies and MinHash LSH buckets and their
-candidate pairs, the treaties' components. Python then runs ``_crosscheck``'s clustering on
-one block at a time, so only one block of facts is in memory; the statements and treaties
-keep a few integers per fact (their union-find) besides.
+checker), and does the blocking in SQL: meetings sorted by their participants' keys,
+figures by metric and parties' keys (each fact's keys written by Python into a table, a
+fact at a time), the statements' exact-repeat groups, stem frequencies and MinHash LSH
+buckets and their candidate pairs, the treaties' components. Python then runs
+``_crosscheck``'s clustering on one block at a time, so only one block of facts is in
+memory; the statements and treaties keep a few integers per fact (their union-find)
+besides, and the name-to-key maps hold each distinct name once.
 
 Entity resolution is the one step that depends on order (an unknown surname joins the first
 spelling seen): the distinct names are resolved in the order of their first appearance in
