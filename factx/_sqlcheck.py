@@ -379,8 +379,8 @@ class _Check:
                 SELECT folded FROM sf GROUP BY folded HAVING count(*) > 1) USING (folded)
             ORDER BY folded, i
         """)
-        for _, rows in groupby(repeats, key=lambda r: r["folded"]):
-            group = [r["i"] for r in rows]
+        for _, same in groupby(repeats, key=lambda r: r["folded"]):
+            group = [r["i"] for r in same]
             by_speaker: dict[int, int] = {}
             for i in group:
                 first = by_speaker.setdefault(spk[i], i)
