@@ -394,20 +394,20 @@ class JobStore:
             ).fetchall()
         return [ArticleFacts.model_validate_json(r[0]) for r in rows]
 
-    def pending_total(self) -> int:
+    def _articles_in(self, *states: str) -> int:
+        marks = ",".join("?" * len(states))
         with self._rlock:
             row = self._rdb.execute(
-                "SELECT COUNT(*) FROM job_articles WHERE state IN ('pending','running')"
+                f"SELECT COUNT(*) FROM job_articles WHERE state IN ({marks})", states
             ).fetchone()
         return int(row[0])
 
+    def pending_total(self) -> int:
+        return self._articles_in("pending", "running")
+
     def running_total(self) -> int:
         """Articles a worker is extracting now."""
-        with self._rlock:
-            row = self._rdb.execute(
-                "SELECT COUNT(*) FROM job_articles WHERE state='running'"
-            ).fetchone()
-        return int(row[0])
+        return self._articles_in("running")
 
     def job_states(self) -> dict[str, int]:
         """How many jobs are in each state (for /metrics)."""

@@ -153,6 +153,15 @@ class _Check:
         finally:
             cursor.close()
 
+    def append(self, name: str, buf: dict[str, list[Any]], schema: pa.Schema) -> None:
+        """Insert the buffered columns into table ``name`` and empty the buffer."""
+        if next(iter(buf.values())):
+            self.con.register("_py", pa.table(buf, schema=schema))
+            self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
+            self.con.unregister("_py")
+            for v in buf.values():
+                v.clear()
+
     def put(self, name: str, table: pa.Table) -> None:
         self.con.register("_py", table)
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _py")
@@ -237,22 +246,13 @@ class _Check:
         self.con.execute(f"CREATE TABLE {name} (ord BIGINT, idx BIGINT, block VARCHAR)")
         buf: dict[str, list[Any]] = {"ord": [], "idx": [], "block": []}
         schema = pa.schema([("ord", pa.int64()), ("idx", pa.int64()), ("block", pa.string())])
-
-        def flush() -> None:
-            if buf["ord"]:
-                self.con.register("_py", pa.table(buf, schema=schema))
-                self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
-                self.con.unregister("_py")
-                for v in buf.values():
-                    v.clear()
-
         for r in self.rows(sql):
             buf["ord"].append(r["ord"])
             buf["idx"].append(r["idx"])
-            buf["block"].append(_KEY_SEP.join(sorted({keys[n] for n in r[column] if n in keys})))
+            buf["block"].append(_KEY_SEP.join(sorted({keys[n] for n in r[column]})))
             if len(buf["ord"]) >= _BATCH:
-                flush()
-        flush()
+                self.append(name, buf, schema)
+        self.append(name, buf, schema)
 
     def meetings(self, drain: Callable[[], None]) -> None:
         self.block_keys(
@@ -335,14 +335,6 @@ class _Check:
         self.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
         buf: dict[str, list[Any]] = {"i": [], "folded": [], "stems": []}
 
-        def flush() -> None:
-            if buf["i"]:
-                self.con.register("_py", pa.table(buf, schema=schema))
-                self.con.execute("INSERT INTO sf SELECT * FROM _py")
-                self.con.unregister("_py")
-                for v in buf.values():
-                    v.clear()
-
         for r in self.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
             spk.append(spk_ids.setdefault(self.names.person(r["speaker"]).key, len(spk_ids)))
             w = parse_window(r["date"])
@@ -355,8 +347,8 @@ class _Check:
             buf["folded"].append(f)
             buf["stems"].append(sorted(s))
             if len(buf["i"]) >= _BATCH:
-                flush()
-        flush()
+                self.append("sf", buf, schema)
+        self.append("sf", buf, schema)
         n = len(spk)
         uf = _UnionFind(n)
         conflicts: dict[tuple[int, int], float] = {}
@@ -406,17 +398,9 @@ class _Check:
             "CREATE TABLE bk (i BIGINT, b SMALLINT, s0 UBIGINT, s1 UBIGINT, s2 UBIGINT)"
         )
         bkeys = ("i", "b", "s0", "s1", "s2")
-        bbuf: dict[str, list[int]] = {k: [] for k in bkeys}
+        bbuf: dict[str, list[Any]] = {k: [] for k in bkeys}
         bschema = pa.schema([("i", pa.int64()), ("b", pa.int16()), ("s0", pa.uint64()),
                              ("s1", pa.uint64()), ("s2", pa.uint64())])  # fmt: skip
-
-        def bflush() -> None:
-            if bbuf["i"]:
-                self.con.register("_py", pa.table(bbuf, schema=bschema))
-                self.con.execute("INSERT INTO bk SELECT * FROM _py")
-                self.con.unregister("_py")
-                for v in bbuf.values():
-                    v.clear()
 
         for r in self.rows("SELECT i, stems FROM sf SEMI JOIN reps USING (i) ORDER BY i"):
             rows = [hashes[stem] for stem in r["stems"] if stem in hashes]
@@ -427,8 +411,8 @@ class _Check:
                 for k, v in zip(bkeys, (r["i"], b, sig[b], sig[b + 1], sig[b + 2]), strict=True):
                     bbuf[k].append(v)
             if len(bbuf["i"]) >= _BATCH:
-                bflush()
-        bflush()
+                self.append("bk", bbuf, bschema)
+        self.append("bk", bbuf, bschema)
         del hashes
         for r in self.rows(f"""
             WITH ok AS (SELECT b, s0, s1, s2 FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
