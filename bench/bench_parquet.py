@@ -6,8 +6,9 @@
 The facts are bench_crosscheck.py's synthetic set (``generate_iter``: the same articles as
 ``generate``, one at a time), written in factx's Parquet layout in parts of 5,000 articles.
 Each check runs ``check_parquet_to`` (findings and consolidated facts written as Parquet,
-nothing held) in a fresh subprocess, so its peak RSS (``ru_maxrss``, DuckDB included) is
-its own. At ``--compare`` sizes (100k by default) a second subprocess also builds the whole
+nothing held) in a fresh subprocess with ``--workers`` check processes (default: one per
+CPU). Its peak RSS is the peak of the sum over that subprocess and its workers, DuckDB
+included, sampled from /proc every 0.2 s. At ``--compare`` sizes (100k by default) a second subprocess also builds the whole
 report with ``check_parquet`` and with the in-memory ``cross_check`` of the same articles
 and says whether they are equal. The growth exponent between two sizes is
 log(t2/t1) / log(n2/n1). Writes bench/results/parquet_check.json.
@@ -18,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,16 +57,63 @@ def _generate(n: int, data: Path) -> dict[str, Any]:
     return {"generate_seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _check(data: Path, memory_limit: str) -> dict[str, Any]:
-    from factx._sqlcheck import check_parquet_to
+class _TreeRss(threading.Thread):
+    """The peak of the summed RSS of this process and its descendants (the check's worker
+    processes run at the same time, so their peaks add up), read from /proc every 0.2 s."""
 
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.done = threading.Event()
+
+    def _tree(self) -> int:
+        parent: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        page = os.sysconf("SC_PAGE_SIZE")
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+                statm = Path(f"/proc/{d}/statm").read_text()
+            except OSError:
+                continue
+            parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+            rss[int(d)] = int(statm.split()[1]) * page
+        me, total = os.getpid(), 0
+        for pid in rss:
+            p = pid
+            while p and p != me:
+                p = parent.get(p, 0)
+            total += rss[pid] if p == me else 0
+        return total
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, self._tree())
+
+
+def _check(data: Path, memory_limit: str, workers: int) -> dict[str, Any]:
+    from factx._sqlreport import check_parquet_to
+
+    tree = _TreeRss()
+    tree.start()
     with tempfile.TemporaryDirectory() as dest:
         t0 = time.perf_counter()
-        counts = check_parquet_to(data, dest, memory_limit=memory_limit)
+        counts = check_parquet_to(data, dest, memory_limit=memory_limit, workers=workers)
         seconds = time.perf_counter() - t0
+    tree.done.set()
+    tree.join()
+    main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return {
         "seconds": round(seconds, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "workers": workers,
+        # The processes' RSS at one moment, summed (a sample can miss a short peak that
+        # ru_maxrss, one process's own peak, has seen: the larger of the two is given).
+        "peak_rss_mib": round(max(tree.peak, main, worker) / 2**20, 1),
+        "peak_rss_mib_main": round(main / 2**20, 1),
+        "peak_rss_mib_largest_worker": round(worker / 2**20, 1),
         **counts,
     }
 
@@ -105,6 +155,12 @@ def main() -> None:
     ap.add_argument("--compare", type=int, nargs="*", default=[100_000])
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "factx-bench-pq")
     ap.add_argument("--memory-limit", default="2GB")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="check processes (default: the number of CPUs)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -113,12 +169,19 @@ def main() -> None:
         data = args.data / n
         result = (
             _generate(int(n), data) if what == "generate"
-            else _check(data, args.memory_limit) if what == "check"
+            else _check(data, args.memory_limit, args.workers) if what == "check"
             else _compare(data)
         )  # fmt: skip
         print(json.dumps(result))
         return
-    common = ["--data", str(args.data), "--memory-limit", args.memory_limit]
+    common = [
+        "--data",
+        str(args.data),
+        "--memory-limit",
+        args.memory_limit,
+        "--workers",
+        str(args.workers),
+    ]
     rows = []
     for n in args.sizes:
         row: dict[str, Any] = {"size": n}
@@ -141,7 +204,7 @@ def main() -> None:
             )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
-    result = {"memory_limit": args.memory_limit, "runs": rows}
+    result = {"memory_limit": args.memory_limit, "workers": args.workers, "runs": rows}
     write_json(args.out, "parquet_check", result)
     print(json.dumps(result, indent=2))
 

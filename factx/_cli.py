@@ -636,6 +636,12 @@ class _Progress:
     show_default=True,
     help="With a Parquet FACTS folder: DuckDB's memory limit; beyond it, it spills to disk.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="With --to: run the checks in this many processes, which share the memory limit "
+    "[default: the number of CPUs].",
+)
 def check(
     facts: str,
     as_json: bool,
@@ -644,6 +650,7 @@ def check(
     tolerance: float,
     to_dir: Path | None,
     memory_limit: str,
+    workers: int | None,
 ) -> None:
     """Cross-check facts across articles: same events, conflicts, corroboration.
 
@@ -667,7 +674,7 @@ def check(
     from ._schemas import ArticleFacts
 
     if facts != "-" and Path(facts).is_dir():
-        report = _check_parquet(Path(facts), tolerance, to_dir, memory_limit)
+        report = _check_parquet(Path(facts), tolerance, to_dir, memory_limit, workers)
         if report is None:
             return
         results: list[ArticleFacts] = []
@@ -677,8 +684,8 @@ def check(
             results = read_results(facts)
         _show_report(report, results, as_json, html_path, fail_on)
         return
-    if to_dir is not None:
-        raise click.UsageError("--to needs a Parquet folder as FACTS")
+    if to_dir is not None or workers is not None:
+        raise click.UsageError("--to and --workers need a Parquet folder as FACTS")
     results = []
     lineno = 0
     try:
@@ -712,10 +719,11 @@ def check(
 
 
 def _check_parquet(
-    folder: Path, tolerance: float, to_dir: Path | None, memory_limit: str
+    folder: Path, tolerance: float, to_dir: Path | None, memory_limit: str, workers: int | None
 ) -> CrossCheckReport | None:
     try:
-        from ._sqlcheck import check_parquet, check_parquet_to
+        from ._sqlcheck import check_parquet
+        from ._sqlreport import _memory_share, check_parquet_to
     except ImportError as e:
         raise click.UsageError(
             f"a Parquet folder needs the ray extra ({e.name} is missing): pip install 'factx[ray]'"
@@ -727,9 +735,18 @@ def _check_parquet(
             f"{folder} holds no articles/ table (written by factx extract --out)",
             param_hint="'FACTS'",
         )
+    try:
+        _memory_share(memory_limit, 1)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--memory-limit'") from None
     click.echo(f"checking the Parquet output in {folder}", err=True)
+    if workers is not None and to_dir is None:
+        raise click.UsageError("--workers needs --to: the report in memory is built in one process")
     if to_dir is not None:
-        counts = check_parquet_to(folder, to_dir, tolerance=tolerance, memory_limit=memory_limit)
+        counts = check_parquet_to(
+            folder, to_dir, tolerance=tolerance, memory_limit=memory_limit,
+            workers=workers or os.cpu_count() or 1,
+        )  # fmt: skip
         click.echo(
             f"wrote {counts['findings']} findings and {counts['consolidated']} consolidated "
             f"facts to {to_dir}",

@@ -38,6 +38,7 @@ _LSH_ROWS = 3
 _BUCKET_CAP = 200  # a band shared by more quotes than this is a stock phrase: not a block
 _STOCK_SHARE = 0.002  # a stem in more than 0.2 % of quotes (and > _STOCK_MIN_DF) is stock
 _STOCK_MIN_DF = 50
+_OVERLAP_FLOOR = 0.3  # below this stem overlap a pair scores overlap / 2: never a match
 _STOPWORDS_TEXT = """
     aber alle allen auch beim bereit dass denen diese dieser dieses durch eine einem einen
     einer eines gegen haben hatte heute immer jede jeder kann keine mehr nach nicht noch oder
@@ -67,7 +68,7 @@ def quote_similarity(a: str, b: str) -> float:
 def _similarity(a: str, b: str, sa: frozenset[str], sb: frozenset[str]) -> float:
     """``a`` and ``b`` already folded; ``sa`` and ``sb`` their stems."""
     overlap = len(sa & sb) / min(len(sa), len(sb))
-    if overlap < 0.3:  # cheap reject before rapidfuzz
+    if overlap < _OVERLAP_FLOOR:  # cheap reject before rapidfuzz
         return overlap / 2
     return (overlap + fuzz.token_set_ratio(a, b) / 100) / 2
 

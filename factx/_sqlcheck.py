@@ -21,14 +21,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ._crosscheck import (
     _SEVERITY_ORDER,
@@ -41,22 +40,7 @@ from ._crosscheck import (
     treaty_group,
 )
 from ._crossfigures import _figures
-from ._crossitems import _Findings, _Item, _ref, _ref_order, _UnionFind, parse_window
-from ._crossquotes import (
-    _BUCKET_CAP,
-    _CONFLICT_MIN_STEMS,
-    _LSH_BANDS,
-    _LSH_ROWS,
-    _STOCK_MIN_DF,
-    _STOCK_SHARE,
-    QUOTE_MIN_SCORE,
-    _similarity,
-    _stem_hashes,
-    _stems,
-    conflict_roots,
-    speaker_conflict,
-    statement_cluster,
-)
+from ._crossitems import _Findings, _Item, _ref, _ref_order, parse_window
 from ._entities import EntityResolver, fold
 from ._parquet import FACT_TABLES, SCHEMAS, _files
 from ._schemas import (
@@ -70,6 +54,7 @@ from ._schemas import (
     TradeFigure,
     Treaty,
 )
+from ._sqlquotes import statements
 
 AnyFact = Meeting | Statement | Treaty | TradeFigure
 _TYPE: dict[str, FactType] = {
@@ -83,7 +68,6 @@ _LISTS = {
 }
 _EMPTY: dict[str, tuple[()] | None] = {"direction": None}
 _BATCH = 50_000
-_NONE = -(2**31)  # an undated statement's window
 _KEY_SEP = "\x1f"  # between the keys of a block (below every character a key holds)
 
 
@@ -98,6 +82,7 @@ def _sql_str(text: str) -> str:
 class _Check:
     def __init__(self, out: Path, tolerance: float, memory_limit: str) -> None:
         self.out, self.tolerance = out, tolerance
+        self.batch = _BATCH  # rows per Arrow batch, read or written
         self.tmp = Path(tempfile.mkdtemp(prefix="factx-check-"))
         # A database file, not memory: its tables spill to disk under the memory limit.
         self.con = duckdb.connect(str(self.tmp / "check.duckdb"))
@@ -156,11 +141,14 @@ class _Check:
     def append(self, name: str, buf: dict[str, list[Any]], schema: pa.Schema) -> None:
         """Insert the buffered columns into table ``name`` and empty the buffer."""
         if next(iter(buf.values())):
-            self.con.register("_py", pa.table(buf, schema=schema))
-            self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
-            self.con.unregister("_py")
+            self.insert(name, pa.table(buf, schema=schema))
             for v in buf.values():
                 v.clear()
+
+    def insert(self, name: str, table: pa.Table) -> None:
+        self.con.register("_py", table)
+        self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
+        self.con.unregister("_py")
 
     def put(self, name: str, table: pa.Table) -> None:
         self.con.register("_py", table)
@@ -324,150 +312,23 @@ class _Check:
             drain()
 
     def statements(self, drain: Callable[[], None]) -> None:
-        self.con.execute("""
-            CREATE TABLE st AS
-            SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_statements
-        """)
-        spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
-        spk_ids: dict[str, int] = {}
-        schema = pa.schema([("i", pa.int64()), ("folded", pa.string()),
-                            ("stems", pa.list_(pa.string()))])  # fmt: skip
-        self.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
-        buf: dict[str, list[Any]] = {"i": [], "folded": [], "stems": []}
-
-        for r in self.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
-            spk.append(spk_ids.setdefault(self.names.person(r["speaker"]).key, len(spk_ids)))
-            w = parse_window(r["date"])
-            w0.append(w[0].toordinal() if w else _NONE)
-            w1.append(w[1].toordinal() if w else _NONE)
-            f = fold(r["quote"])
-            s = _stems(f)
-            nst.append(len(s))
-            buf["i"].append(r["i"])
-            buf["folded"].append(f)
-            buf["stems"].append(sorted(s))
-            if len(buf["i"]) >= _BATCH:
-                self.append("sf", buf, schema)
-        self.append("sf", buf, schema)
-        n = len(spk)
-        uf = _UnionFind(n)
-        conflicts: dict[tuple[int, int], float] = {}
-
-        def compare(i: int, j: int, score: float) -> None:
-            if score < QUOTE_MIN_SCORE:
-                return
-            if w0[i] != _NONE and w0[j] != _NONE and not (w0[i] <= w1[j] and w0[j] <= w1[i]):
-                return
-            if spk[i] == spk[j]:
-                uf.union(i, j)
-            elif min(nst[i], nst[j]) >= _CONFLICT_MIN_STEMS:
-                pair = (min(i, j), max(i, j))
-                conflicts[pair] = max(score, conflicts.get(pair, 0.0))
-
-        # Verbatim repeats: within each group of equal folded text (streamed in order, not
-        # gathered by a list() aggregate, which cannot spill).
-        repeats = self.rows("""
-            SELECT i, folded FROM sf SEMI JOIN (
-                SELECT folded FROM sf GROUP BY folded HAVING count(*) > 1) USING (folded)
-            ORDER BY folded, i
-        """)
-        for _, same in groupby(repeats, key=lambda r: r["folded"]):
-            group = [r["i"] for r in same]
-            by_speaker: dict[int, int] = {}
-            for i in group:
-                first = by_speaker.setdefault(spk[i], i)
-                if first != i:
-                    compare(first, i, 1.0)
-            firsts = list(by_speaker.values())
-            for a, b in zip(firsts, firsts[1:], strict=False):
-                compare(a, b, 1.0)
-            for i in group[1:]:
-                if spk[i] == spk[group[0]]:
-                    uf.union(group[0], i)
-        # Fuzzy candidates: MinHash LSH over the representatives' stems, in SQL.
-        self.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
-        n_reps = self.con.execute("SELECT count(*) FROM reps").fetchone()[0]  # type: ignore[index]
-        cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * n_reps))
-        hashes: dict[str, tuple[int, ...]] = {}
-        for r in self.rows(f"""
-            SELECT stem FROM (SELECT unnest(stems) AS stem FROM sf SEMI JOIN reps USING (i))
-            GROUP BY stem HAVING count(*) BETWEEN 2 AND {cap}
-        """):
-            hashes[r["stem"]] = _stem_hashes(r["stem"])
-        self.con.execute(
-            "CREATE TABLE bk (i BIGINT, b SMALLINT, s0 UBIGINT, s1 UBIGINT, s2 UBIGINT)"
-        )
-        bkeys = ("i", "b", "s0", "s1", "s2")
-        bbuf: dict[str, list[Any]] = {k: [] for k in bkeys}
-        bschema = pa.schema([("i", pa.int64()), ("b", pa.int16()), ("s0", pa.uint64()),
-                             ("s1", pa.uint64()), ("s2", pa.uint64())])  # fmt: skip
-
-        for r in self.rows("SELECT i, stems FROM sf SEMI JOIN reps USING (i) ORDER BY i"):
-            rows = [hashes[stem] for stem in r["stems"] if stem in hashes]
-            if len(rows) < 2:
-                continue
-            sig = list(map(min, zip(*rows, strict=True)))
-            for b in range(0, _LSH_BANDS * _LSH_ROWS, _LSH_ROWS):
-                for k, v in zip(bkeys, (r["i"], b, sig[b], sig[b + 1], sig[b + 2]), strict=True):
-                    bbuf[k].append(v)
-            if len(bbuf["i"]) >= _BATCH:
-                self.append("bk", bbuf, bschema)
-        self.append("bk", bbuf, bschema)
-        del hashes
-        for r in self.rows(f"""
-            WITH ok AS (SELECT b, s0, s1, s2 FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
-            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING (b, s0, s1, s2)),
-            p AS (SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING (b, s0, s1, s2)
-                  WHERE x.i < y.i)
-            SELECT p.i, p.j, a.folded AS fa, a.stems AS sa, c.folded AS fb, c.stems AS sb
-            FROM p JOIN sf a ON a.i = p.i JOIN sf c ON c.i = p.j
-        """):
-            score = _similarity(r["fa"], r["fb"], frozenset(r["sa"]), frozenset(r["sb"]))
-            compare(r["i"], r["j"], score)
-        roots = array("q", (uf.find(i) for i in range(n)))
-        self.put("st_roots", pa.table({"i": pa.array(range(n), pa.int64()),
-                                       "root": pa.array(roots, pa.int64())}))  # fmt: skip
-
-        def items_of(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[int, list[_Item]]]:
-            for root, group in groupby(rows, key=lambda r: r["root"]):
-                items = []
-                for r in group:
-                    item = self.item("statements", r)
-                    item.resolved(r["speaker"], self.names.person(r["speaker"]))
-                    item.window = parse_window(r["date"])
-                    items.append(item)
-                yield root, items
-
-        def label(items: list[_Item]) -> str:
-            fact = items[0].fact
-            assert isinstance(fact, Statement)
-            return self.names.person(fact.speaker).label
-
-        sql = "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) ORDER BY r.root, st.i"
-        for _, items in items_of(self.rows(sql)):
-            fact = items[0].fact
-            assert isinstance(fact, Statement)
-            statement_cluster(self.findings, items, fact.quote, label(items))
-            drain()
-        pairs = conflict_roots(conflicts, lambda i: roots[i])
-        wanted = sorted({r for pair, _ in pairs for r in pair})
-        if wanted:
-            self.put("wanted", pa.table({"root": pa.array(wanted, pa.int64())}))
-            clusters = dict(items_of(self.rows(
-                "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) "
-                "SEMI JOIN wanted USING (root) ORDER BY r.root, st.i"
-            )))  # fmt: skip
-            for (a, b), score in pairs:
-                one, two = clusters[a], clusters[b]
-                speaker_conflict(self.findings, one, two, label(one), label(two), score)
-            drain()
+        statements(self, drain)
 
     def article_ids(self) -> list[str]:
         return [r["article_id"] for r in self.rows("SELECT article_id FROM art ORDER BY ord")]
 
 
-def _run(out: Path, tolerance: float, memory_limit: str, drain_to: Callable[[_Findings], None],
-         ) -> tuple[list[str], list[EntityMerge]]:  # fmt: skip
+# The checks in the order a single process runs them, each with its share of the time of
+# a 1M-fact check (py-spy, 2026-12-02): the shares split them among worker processes.
+_CHECKS: dict[str, float] = {
+    "weekdays": 0.03, "meetings": 0.17, "statements": 0.47, "treaties": 0.08, "figures": 0.20,
+}  # fmt: skip
+
+
+def _run(
+    out: Path, tolerance: float, memory_limit: str, drain_to: Callable[[_Findings], None],
+    checks: Collection[str] = tuple(_CHECKS),
+) -> tuple[list[str], list[EntityMerge]]:  # fmt: skip
     check = _Check(out, tolerance, memory_limit)
     try:
         with _cyclic_gc_paused():
@@ -479,11 +340,9 @@ def _run(out: Path, tolerance: float, memory_limit: str, drain_to: Callable[[_Fi
                 check.findings.findings.clear()
                 check.findings.consolidated.clear()
 
-            check.weekdays(drain)
-            check.meetings(drain)
-            check.statements(drain)
-            check.treaties(drain)
-            check.figures(drain)
+            for name in _CHECKS:
+                if name in checks:
+                    getattr(check, name)(drain)
             entities = [
                 EntityMerge(kind=r.kind, text=text, canonical=r.label, rule=r.rule)
                 for text, r in check.names.merges()
@@ -519,86 +378,3 @@ def check_parquet(
         articles=tuple(dict.fromkeys(article_ids)),
         entities=tuple(entities),
     )
-
-
-_FINDINGS = pa.schema(
-    [
-        ("severity_rank", pa.int8()),
-        ("kind", pa.string()),
-        ("article_id", pa.string()),
-        ("type", pa.string()),
-        ("idx", pa.int32()),
-        ("message", pa.string()),
-        ("json", pa.string()),
-    ]
-)
-_CONSOLIDATED = pa.schema([("corroboration", pa.int32()), ("type", pa.string()),
-                           ("article_id", pa.string()), ("idx", pa.int32()),
-                           ("json", pa.string())])  # fmt: skip
-
-
-def check_parquet_to(
-    out: Path | str, dest: Path | str, *, tolerance: float = 0.01, memory_limit: str = "2GB"
-) -> dict[str, int]:
-    """The cross-check of ``out`` written as ``dest/findings.parquet`` and
-    ``dest/consolidated.parquet`` (one JSON ``Finding`` / ``ConsolidatedFact`` a row, in the
-    report's order), without holding the report: for outputs of millions of facts."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="factx-findings-", dir=dest))
-    writers = {
-        "findings": pq.ParquetWriter(tmp / "findings.parquet", _FINDINGS),
-        "consolidated": pq.ParquetWriter(tmp / "consolidated.parquet", _CONSOLIDATED),
-    }
-    counts = {"findings": 0, "consolidated": 0}
-    rows: dict[str, list[dict[str, Any]]] = {"findings": [], "consolidated": []}
-    schemas = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
-
-    def flush(name: str, at: int) -> None:
-        if len(rows[name]) >= at:
-            writers[name].write_table(pa.Table.from_pylist(rows[name], schema=schemas[name]))
-            counts[name] += len(rows[name])
-            rows[name] = []
-
-    def write(f: _Findings) -> None:
-        rows["findings"].extend(
-            {"severity_rank": _SEVERITY_ORDER[x.severity], "kind": x.kind,
-             "article_id": x.facts[0].article_id, "type": x.facts[0].type,
-             "idx": x.facts[0].index, "message": x.message, "json": x.model_dump_json()}
-            for x in f.findings
-        )  # fmt: skip
-        rows["consolidated"].extend(
-            {"corroboration": c.corroboration, "type": c.type,
-             "article_id": c.facts[0].article_id, "idx": c.facts[0].index,
-             "json": c.model_dump_json()}
-            for c in f.consolidated
-        )  # fmt: skip
-        flush("findings", _BATCH)
-        flush("consolidated", _BATCH)
-
-    try:
-        _, entities = _run(Path(out), tolerance, memory_limit, write)
-        flush("findings", 1)
-        flush("consolidated", 1)
-    finally:
-        for w in writers.values():
-            w.close()
-    con = duckdb.connect()
-    try:
-        con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
-        con.execute(f"SET temp_directory = {_sql_str(str(tmp / 'spill'))}")
-        src = _sql_str(str(tmp / "findings.parquet"))
-        con.execute(f"""COPY (SELECT json FROM read_parquet({src})
-                     ORDER BY severity_rank, kind, article_id, type, idx, message)
-                     TO {_sql_str(str(dest / "findings.parquet"))} (FORMAT parquet)""")
-        src = _sql_str(str(tmp / "consolidated.parquet"))
-        con.execute(f"""COPY (SELECT json FROM read_parquet({src})
-                     ORDER BY corroboration DESC, type, article_id, idx)
-                     TO {_sql_str(str(dest / "consolidated.parquet"))} (FORMAT parquet)""")
-    finally:
-        con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-    (dest / "entities.jsonl").write_text(
-        "".join(e.model_dump_json() + "\n" for e in entities), encoding="utf-8"
-    )
-    return counts

@@ -388,3 +388,14 @@ def test_one_large_block_stays_one_finding() -> None:
     assert agrees.kind == "number_agrees" and len(agrees.facts) == 3000
     (consolidated,) = report.consolidated
     assert consolidated.corroboration == 3000
+
+
+def test_a_pair_below_the_overlap_floor_can_never_match() -> None:
+    # The Parquet check drops such pairs in SQL before scoring them; that is only exact
+    # while their score (overlap / 2) stays below the match threshold.
+    from factx._crossquotes import _OVERLAP_FLOOR, QUOTE_MIN_SCORE
+
+    assert _OVERLAP_FLOOR / 2 < QUOTE_MIN_SCORE
+    a = "Die Zusammenarbeit beider Staaten wird weiter vertieft und ausgebaut"
+    b = "Zusammenarbeit heißt für uns Handel, Energie, Forschung, Raumfahrt, Landwirtschaft"
+    assert quote_similarity(a, b) < _OVERLAP_FLOOR / 2 + 1e-9

@@ -65,9 +65,14 @@ ALLOWED: dict[str, set[str]] = {
     "_distributed": {
         "_batch", "_errors", "_local", "_parquet", "_read", "_schemas", "_settings",
     },
+    "_sortedruns": set(),
     "_sqlcheck": {
         "_crosscheck", "_crossitems", "_crossquotes", "_crossfigures", "_entities", "_parquet",
-        "_schemas",
+        "_schemas", "_sqlquotes",
+    },
+    "_sqlquotes": {"_crossitems", "_crossquotes", "_entities", "_schemas", "_sqlcheck"},
+    "_sqlreport": {
+        "_crosscheck", "_crossitems", "_schemas", "_sortedruns", "_sqlcheck",
     },
 }  # fmt: skip
 # Optional dependencies (extras), each imported only by the modules that need it.
@@ -76,7 +81,7 @@ OPTIONAL = {
     "uvicorn": {"_service", "_cli"},
     "starlette": set(),
     "ray": {"_distributed"},
-    "pyarrow": {"_parquet", "_distributed", "_sqlcheck"},
+    "pyarrow": {"_parquet", "_distributed", "_sqlcheck", "_sqlquotes", "_sqlreport", "_sortedruns"},
     "duckdb": {"_sqlcheck"},
 }
 # Pure layers: no network, no subprocess, no file system.

@@ -20,10 +20,18 @@ pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from factx import ArticleFacts, ConsolidatedFact, Finding, cross_check  # noqa: E402
+from factx import (  # noqa: E402
+    ArticleFacts,
+    ConsolidatedFact,
+    Finding,
+    _sqlcheck,  # noqa: E402
+    _sqlreport,  # noqa: E402
+    cross_check,
+)
 from factx._cli import cli  # noqa: E402
 from factx._parquet import Keyed, read_results, result_key, write_batch  # noqa: E402
-from factx._sqlcheck import check_parquet, check_parquet_to  # noqa: E402
+from factx._sqlcheck import check_parquet  # noqa: E402
+from factx._sqlreport import check_parquet_to  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
@@ -70,14 +78,19 @@ def test_parquet_check_equals_in_memory_check(
     assert got.consolidated == expected.consolidated
 
 
+@pytest.mark.parametrize(("run_rows", "workers"), [(100_000, 1), (97, 1), (97, 2)])
 def test_parquet_check_to_files_keeps_the_report_order(
-    bench_set: tuple[list[ArticleFacts], Path], tmp_path: Path
-) -> None:
+    bench_set: tuple[list[ArticleFacts], Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, run_rows: int, workers: int,
+) -> None:  # fmt: skip
+    # 97 rows a run: the report is merged from dozens of sorted runs; with two workers, from
+    # the runs of two processes, each running some of the checks.
+    monkeypatch.setattr(_sqlreport, "_RUN_ROWS", run_rows)
     results, out = bench_set
     expected = cross_check(results[:400])
     small = tmp_path / "small"
     _write(small, results[:400], chunk=70)
-    counts = check_parquet_to(small, tmp_path / "report")
+    counts = check_parquet_to(small, tmp_path / "report", workers=workers)
     findings = [
         Finding.model_validate_json(j)
         for j in pq.read_table(tmp_path / "report" / "findings.parquet")["json"].to_pylist()
@@ -104,3 +117,47 @@ def test_cli_check_reads_a_parquet_folder(
     empty.mkdir()
     res = CliRunner().invoke(cli, ["check", str(empty)])
     assert res.exit_code == 2 and "articles/" in res.output
+
+
+def test_checks_split_among_workers_by_their_share_of_the_time() -> None:
+    one = _sqlreport.parts(1)
+    assert one == [sorted(_sqlcheck._CHECKS, key=lambda n: -_sqlcheck._CHECKS[n])]
+    two = _sqlreport.parts(2)
+    assert sorted(n for g in two for n in g) == sorted(_sqlcheck._CHECKS)
+    share = [sum(_sqlcheck._CHECKS[n] for n in g) for g in two]
+    biggest = max(_sqlcheck._CHECKS.values())
+    # No group waits on the other for more than the longest single check.
+    assert abs(share[0] - share[1]) <= biggest
+    assert len(_sqlreport.parts(99)) == len(_sqlcheck._CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("limit", "n", "share"),
+    [("2GB", 2, "1000MB"), ("2GB", 1, "2000MB"), ("1.5 GiB", 3, "536MB"), ("900mb", 2, "450MB")],
+)
+def test_memory_limit_is_shared_among_the_processes(limit: str, n: int, share: str) -> None:
+    assert _sqlreport._memory_share(limit, n) == share
+
+
+def test_a_memory_limit_that_is_no_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        _sqlreport._memory_share("lots", 2)
+
+
+def test_cli_check_to_a_folder_with_two_workers(
+    bench_set: tuple[list[ArticleFacts], Path], tmp_path: Path
+) -> None:
+    results, _ = bench_set
+    out = tmp_path / "out"
+    _write(out, results[:300])
+    dest = tmp_path / "report"
+    res = CliRunner().invoke(cli, ["check", str(out), "--to", str(dest), "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    expected = cross_check(results[:300])
+    got = pq.read_table(dest / "findings.parquet")["json"].to_pylist()
+    assert [Finding.model_validate_json(j) for j in got] == list(expected.findings)
+    assert f"wrote {len(expected.findings)} findings" in res.stderr
+    res = CliRunner().invoke(cli, ["check", str(out), "--workers", "2"])
+    assert res.exit_code == 2 and "--workers needs --to" in res.output
+    res = CliRunner().invoke(cli, ["check", str(out), "--to", str(dest), "--memory-limit", "lots"])
+    assert res.exit_code == 2 and "not a memory size" in res.output

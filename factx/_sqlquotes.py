@@ -1,0 +1,238 @@
+"""The statements' part of the Parquet folder's cross-check (``_sqlcheck``), out of core.
+
+The same clusters and conflicts as ``_crossquotes``: DuckDB holds each quote's folded text
+and stems, groups the verbatim repeats and the MinHash LSH band keys (numpy computes the
+signatures) and scores the candidate pairs' stem overlap; rapidfuzz scores the pairs that
+can still match. Python keeps a few integers per statement (speaker, date window, stem
+count, union-find) and the conflicting pairs.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator
+from itertools import groupby
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+from rapidfuzz import fuzz, process
+
+from ._crossitems import _Item, _UnionFind, parse_window
+from ._crossquotes import (
+    _BUCKET_CAP,
+    _CONFLICT_MIN_STEMS,
+    _LSH_BANDS,
+    _LSH_ROWS,
+    _OVERLAP_FLOOR,
+    _STOCK_MIN_DF,
+    _STOCK_SHARE,
+    QUOTE_MIN_SCORE,
+    _stem_hashes,
+    _stems,
+    conflict_roots,
+    speaker_conflict,
+    statement_cluster,
+)
+from ._entities import fold
+from ._schemas import Statement
+
+if TYPE_CHECKING:
+    from ._sqlcheck import _Check
+
+_NONE = -(2**31)  # an undated statement's window
+
+
+def statements(check: _Check, drain: Callable[[], None]) -> None:
+    """The statements' check: verbatim repeats in SQL groups, fuzzy pairs from MinHash LSH
+    buckets, clusters one at a time."""
+    check.con.execute("""
+        CREATE TABLE st AS
+        SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_statements
+    """)
+    spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
+    spk_ids: dict[str, int] = {}
+    schema = pa.schema([("i", pa.int64()), ("folded", pa.string()),
+                        ("stems", pa.list_(pa.string()))])  # fmt: skip
+    check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
+    buf: dict[str, list[Any]] = {"i": [], "folded": [], "stems": []}
+
+    for r in check.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
+        spk.append(spk_ids.setdefault(check.names.person(r["speaker"]).key, len(spk_ids)))
+        w = parse_window(r["date"])
+        w0.append(w[0].toordinal() if w else _NONE)
+        w1.append(w[1].toordinal() if w else _NONE)
+        f = fold(r["quote"])
+        s = _stems(f)
+        nst.append(len(s))
+        buf["i"].append(r["i"])
+        buf["folded"].append(f)
+        buf["stems"].append(sorted(s))
+        if len(buf["i"]) >= check.batch:
+            check.append("sf", buf, schema)
+    check.append("sf", buf, schema)
+    n = len(spk)
+    uf = _UnionFind(n)
+    conflicts: dict[tuple[int, int], float] = {}
+
+    def compare(i: int, j: int, score: float) -> None:
+        if score < QUOTE_MIN_SCORE:
+            return
+        if w0[i] != _NONE and w0[j] != _NONE and not (w0[i] <= w1[j] and w0[j] <= w1[i]):
+            return
+        if spk[i] == spk[j]:
+            uf.union(i, j)
+        elif min(nst[i], nst[j]) >= _CONFLICT_MIN_STEMS:
+            pair = (min(i, j), max(i, j))
+            conflicts[pair] = max(score, conflicts.get(pair, 0.0))
+
+    # Verbatim repeats: within each group of equal folded text (streamed in order, not
+    # gathered by a list() aggregate, which cannot spill).
+    repeats = check.rows("""
+        SELECT i, folded FROM sf SEMI JOIN (
+            SELECT folded FROM sf GROUP BY folded HAVING count(*) > 1) USING (folded)
+        ORDER BY folded, i
+    """)
+    for _, same in groupby(repeats, key=lambda r: r["folded"]):
+        group = [r["i"] for r in same]
+        by_speaker: dict[int, int] = {}
+        for i in group:
+            first = by_speaker.setdefault(spk[i], i)
+            if first != i:
+                compare(first, i, 1.0)
+        firsts = list(by_speaker.values())
+        for a, b in zip(firsts, firsts[1:], strict=False):
+            compare(a, b, 1.0)
+        for i in group[1:]:
+            if spk[i] == spk[group[0]]:
+                uf.union(group[0], i)
+    # Fuzzy candidates: MinHash LSH over the representatives' stems, in SQL.
+    check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
+    _lsh_buckets(check)
+    for i, j, score in _scored_pairs(check):
+        compare(i, j, score)
+    roots = array("q", (uf.find(i) for i in range(n)))
+    check.put("st_roots", pa.table({"i": pa.array(range(n), pa.int64()),
+                                   "root": pa.array(roots, pa.int64())}))  # fmt: skip
+
+    def items_of(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[int, list[_Item]]]:
+        for root, group in groupby(rows, key=lambda r: r["root"]):
+            items = []
+            for r in group:
+                item = check.item("statements", r)
+                item.resolved(r["speaker"], check.names.person(r["speaker"]))
+                item.window = parse_window(r["date"])
+                items.append(item)
+            yield root, items
+
+    def label(items: list[_Item]) -> str:
+        fact = items[0].fact
+        assert isinstance(fact, Statement)
+        return check.names.person(fact.speaker).label
+
+    sql = "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) ORDER BY r.root, st.i"
+    for _, items in items_of(check.rows(sql)):
+        fact = items[0].fact
+        assert isinstance(fact, Statement)
+        statement_cluster(check.findings, items, fact.quote, label(items))
+        drain()
+    pairs = conflict_roots(conflicts, lambda i: roots[i])
+    wanted = sorted({r for pair, _ in pairs for r in pair})
+    if wanted:
+        check.put("wanted", pa.table({"root": pa.array(wanted, pa.int64())}))
+        clusters = dict(items_of(check.rows(
+            "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) "
+            "SEMI JOIN wanted USING (root) ORDER BY r.root, st.i"
+        )))  # fmt: skip
+        for (a, b), score in pairs:
+            one, two = clusters[a], clusters[b]
+            speaker_conflict(check.findings, one, two, label(one), label(two), score)
+        drain()
+
+
+def _lsh_buckets(check: _Check) -> None:
+    """Table ``bk`` (i, b, band rows): each representative quote's MinHash band keys,
+    as ``_crossquotes`` computes them, but with numpy over the stems DuckDB lists."""
+    n_reps = check.con.execute("SELECT count(*) FROM reps").fetchall()[0][0]
+    cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * n_reps))
+    vocab = [r["stem"] for r in check.rows(f"""
+        SELECT stem FROM (SELECT unnest(stems) AS stem FROM sf SEMI JOIN reps USING (i))
+        GROUP BY stem HAVING count(*) BETWEEN 2 AND {cap} ORDER BY stem
+    """)]  # fmt: skip
+    width = _LSH_BANDS * _LSH_ROWS
+    hashes = np.array([_stem_hashes(v) for v in vocab], np.uint32).reshape(-1, width)
+    check.put("voc", pa.table({"stem": pa.array(vocab, pa.string()),
+                              "k": pa.array(range(len(vocab)), pa.int32())}))  # fmt: skip
+    del vocab
+    cols = ["i", "b", *(f"s{r}" for r in range(_LSH_ROWS))]
+    check.con.execute(
+        "CREATE TABLE bk (i BIGINT, b SMALLINT, "
+        + ", ".join(f"{c} UINTEGER" for c in cols[2:]) + ")"
+    )  # fmt: skip
+    schema = pa.schema([("i", pa.int64()), ("b", pa.int16()),
+                        *((c, pa.uint32()) for c in cols[2:])])  # fmt: skip
+    bands = np.arange(0, width, _LSH_ROWS, dtype=np.int16)
+
+    def insert(ids: np.ndarray, ks: np.ndarray) -> None:
+        if not len(ids):
+            return
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        counts = np.diff(np.r_[starts, len(ids)])
+        keep = counts >= 2  # one signature stem is no signature
+        sig = np.minimum.reduceat(hashes[ks], starts, axis=0)[keep]
+        rows = sig.reshape(len(sig), _LSH_BANDS, _LSH_ROWS)
+        table = {"i": np.repeat(ids[starts][keep], _LSH_BANDS),
+                 "b": np.tile(bands, len(sig))}  # fmt: skip
+        table.update((f"s{r}", rows[:, :, r].ravel()) for r in range(_LSH_ROWS))
+        check.insert("bk", pa.table(table, schema=schema))
+
+    # The stems of one quote arrive together (ordered by i); a batch's last quote may
+    # go on in the next batch, so it is held back.
+    held_i, held_k = np.empty(0, np.int64), np.empty(0, np.int32)
+    cursor = check.con.cursor()
+    try:
+        for batch in cursor.sql("""
+            SELECT s.i, v.k FROM (SELECT i, unnest(stems) AS stem FROM sf
+                                  SEMI JOIN reps USING (i)) s JOIN voc v USING (stem)
+            ORDER BY s.i
+        """).to_arrow_reader(check.batch * 4):
+            ids = np.concatenate([held_i, batch.column("i").to_numpy()])
+            ks = np.concatenate([held_k, batch.column("k").to_numpy()])
+            cut = int(np.searchsorted(ids, ids[-1])) if len(ids) else 0
+            insert(ids[:cut], ks[:cut])
+            held_i, held_k = ids[cut:], ks[cut:]
+    finally:
+        cursor.close()
+    insert(held_i, held_k)
+
+
+def _scored_pairs(check: _Check) -> Iterator[tuple[int, int, float]]:
+    """The LSH candidate pairs that can match, with ``_similarity``'s score: the stem
+    overlap in SQL (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
+    rapidfuzz's ratio in C for the rest."""
+    keys = ", ".join(["b", *(f"s{r}" for r in range(_LSH_ROWS))])
+    cursor = check.con.cursor()
+    try:
+        reader = cursor.sql(f"""
+            WITH ok AS (SELECT {keys} FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
+            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING ({keys})),
+            p AS (SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING ({keys})
+                  WHERE x.i < y.i),
+            o AS (SELECT p.i, p.j, len(list_intersect(a.stems, c.stems))
+                                   / least(len(a.stems), len(c.stems)) AS overlap
+                  FROM p JOIN sf a ON a.i = p.i JOIN sf c ON c.i = p.j)
+            SELECT o.i, o.j, o.overlap, a.folded AS fa, c.folded AS fb
+            FROM o JOIN sf a ON a.i = o.i JOIN sf c ON c.i = o.j
+            WHERE o.overlap >= {_OVERLAP_FLOOR}
+        """).to_arrow_reader(check.batch)  # fmt: skip
+        for batch in reader:
+            ratio = process.cpdist(
+                batch.column("fa").to_pylist(), batch.column("fb").to_pylist(),
+                scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1,
+            )  # fmt: skip
+            score = (batch.column("overlap").to_numpy() + ratio / 100) / 2
+            hit = np.flatnonzero(score >= QUOTE_MIN_SCORE)
+            i, j = batch.column("i").to_numpy()[hit], batch.column("j").to_numpy()[hit]
+            yield from zip(i.tolist(), j.tolist(), score[hit].tolist(), strict=True)
+    finally:
+        cursor.close()

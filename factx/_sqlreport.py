@@ -1,0 +1,164 @@
+"""The cross-check of a large Parquet folder written as files, its checks in worker processes.
+
+``check_parquet_to`` runs ``_sqlcheck``'s checks, split among processes by their measured
+share of the time (each process reads the folder and resolves the names itself). Each
+process writes its findings and consolidated facts as sorted runs (``_sortedruns``); the
+runs are then merged into files in the report's order, so no process holds the report.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ._crosscheck import _SEVERITY_ORDER
+from ._crossitems import _Findings
+from ._schemas import EntityMerge
+from ._sortedruns import SortedRuns
+from ._sqlcheck import _CHECKS, _run
+
+_RUN_ROWS = 100_000  # report rows sorted in memory at a time (tests set it lower)
+
+
+def parts(workers: int) -> list[list[str]]:
+    """The checks split into ``workers`` groups of about equal time (longest first, each to
+    the group with the least so far); fewer groups than workers when there are few checks."""
+    groups: list[list[str]] = [[] for _ in range(min(workers, len(_CHECKS)))]
+    load = [0.0] * len(groups)
+    for name in sorted(_CHECKS, key=lambda n: -_CHECKS[n]):
+        k = load.index(min(load))
+        groups[k].append(name)
+        load[k] += _CHECKS[name]
+    return groups
+
+
+# The report's order as a tuple (``check_parquet``'s sort keys), the JSON last.
+_FINDINGS = pa.schema([("severity_rank", pa.int8()), ("kind", pa.string()),
+                       ("article_id", pa.string()), ("type", pa.string()), ("idx", pa.int32()),
+                       ("message", pa.string()), ("json", pa.string())])  # fmt: skip
+_CONSOLIDATED = pa.schema([("minus_corroboration", pa.int32()), ("type", pa.string()),
+                           ("article_id", pa.string()), ("idx", pa.int32()),
+                           ("json", pa.string())])  # fmt: skip
+
+
+class _ReportRuns:
+    """Findings and consolidated facts as sorted runs, their sort keys first."""
+
+    def __init__(self, folder: Path, prefix: str, run_rows: int) -> None:
+        self.run_rows = run_rows
+        self.runs = {"findings": SortedRuns(folder, f"{prefix}findings", _FINDINGS),
+                     "consolidated": SortedRuns(folder, f"{prefix}consolidated",
+                                                _CONSOLIDATED)}  # fmt: skip
+        self.rows: dict[str, list[tuple[Any, ...]]] = {"findings": [], "consolidated": []}
+
+    def write(self, f: _Findings) -> None:
+        self.rows["findings"].extend(
+            (_SEVERITY_ORDER[x.severity], x.kind, x.facts[0].article_id, x.facts[0].type,
+             x.facts[0].index, x.message, x.model_dump_json())
+            for x in f.findings
+        )  # fmt: skip
+        self.rows["consolidated"].extend(
+            (-c.corroboration, c.type, c.facts[0].article_id, c.facts[0].index,
+             c.model_dump_json())
+            for c in f.consolidated
+        )  # fmt: skip
+        for name, buf in self.rows.items():
+            if len(buf) >= self.run_rows:
+                self.runs[name].add(buf)
+                self.rows[name] = []
+
+    def finish(self) -> dict[str, list[Path]]:
+        for name, buf in self.rows.items():
+            self.runs[name].add(buf)
+            self.rows[name] = []
+        return {name: r.runs for name, r in self.runs.items()}
+
+
+def _check_part(
+    out: Path,
+    tolerance: float,
+    memory_limit: str,
+    checks: list[str],
+    folder: Path,
+    prefix: str,
+    run_rows: int,
+) -> tuple[dict[str, list[Path]], list[EntityMerge]]:
+    """One worker's checks, their report rows written as sorted runs under ``folder``."""
+    report = _ReportRuns(folder, prefix, run_rows)
+    _, entities = _run(out, tolerance, memory_limit, report.write, checks)
+    return report.finish(), entities
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}  # DuckDB's size units
+
+
+def _memory_share(limit: str, n: int) -> str:
+    """DuckDB's memory limit split among ``n`` processes: ``"2GB"`` over 2 is ``"1000MB"``."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", limit.lower())
+    if not m or m[2] not in _UNITS:
+        raise ValueError(f"not a memory size: {limit!r} (say 2GB or 1500MiB)")
+    return f"{int(float(m[1]) * _UNITS[m[2]] / n / 10**6)}MB"
+
+
+def check_parquet_to(
+    out: Path | str, dest: Path | str, *, tolerance: float = 0.01, memory_limit: str = "2GB",
+    workers: int = 1,
+) -> dict[str, int]:  # fmt: skip
+    """The cross-check of ``out`` written as ``dest/findings.parquet`` and
+    ``dest/consolidated.parquet`` (one JSON ``Finding`` / ``ConsolidatedFact`` a row, in the
+    report's order), without holding the report: for outputs of millions of facts.
+
+    ``workers`` > 1 runs the checks in that many processes (each reads the folder and
+    resolves the names itself, with its share of ``memory_limit``); the runs of their
+    report rows are merged here."""
+    if tolerance < 0:
+        raise ValueError("tolerance must not be negative")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    out, dest = Path(out), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="factx-findings-", dir=dest))
+    try:
+        groups = parts(workers)
+        if len(groups) == 1:
+            done = [_check_part(out, tolerance, memory_limit, groups[0], tmp, "", _RUN_ROWS)]
+        else:
+            share = _memory_share(memory_limit, len(groups))
+            ctx = multiprocessing.get_context("spawn")  # DuckDB's threads do not survive fork
+            with ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
+                futures = [pool.submit(_check_part, out, tolerance, share, g, tmp, f"{k}-",
+                                       _RUN_ROWS)
+                           for k, g in enumerate(groups)]  # fmt: skip
+                done = [f.result() for f in futures]
+        counts = {}
+        for name, schema in (("findings", _FINDINGS), ("consolidated", _CONSOLIDATED)):
+            merged = SortedRuns(tmp, name, schema)
+            merged.runs = [p for runs, _ in done for p in runs[name]]
+            counts[name] = merged.write_payload(dest / f"{name}.parquet", "json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # Each process resolved every name the checks meet; the union is the sequential list.
+    merges = {(e.kind, e.text): e for _, entities in done for e in entities}
+    entities = sorted(merges.values(), key=lambda e: (e.kind, e.canonical, e.text))
+    (dest / "entities.jsonl").write_text(
+        "".join(e.model_dump_json() + "\n" for e in entities), encoding="utf-8"
+    )
+    return counts

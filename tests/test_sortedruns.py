@@ -1,0 +1,56 @@
+"""The external merge sort behind the large check's report files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from factx._sortedruns import SortedRuns
+
+_SCHEMA = pa.schema([("rank", pa.int8()), ("kind", pa.string()), ("idx", pa.int32()),
+                     ("json", pa.string())])  # fmt: skip
+
+
+def _rows(rng: random.Random, n: int) -> list[tuple[int, str, int, str]]:
+    # Few distinct keys, so many rows tie on the leading columns and differ later.
+    return [
+        (rng.randrange(3), rng.choice(["same_event", "date_conflict", "Übersee"]),
+         rng.randrange(5), f'{{"n": {rng.randrange(10**6)}}}')
+        for _ in range(n)
+    ]  # fmt: skip
+
+
+def test_runs_merge_into_one_sorted_sequence(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    runs = SortedRuns(tmp_path, "findings", _SCHEMA)
+    everything = []
+    for size in (1000, 1, 0, 777, 2048):
+        rows = _rows(rng, size)
+        everything.extend(rows)
+        runs.add(list(rows))
+    assert len(runs.runs) == 4  # an empty batch writes no run
+    assert runs.rows == len(everything) == 3826
+    assert list(runs.merge()) == sorted(everything)
+
+
+def test_payload_file_holds_the_last_column_in_order(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    runs = SortedRuns(tmp_path, "findings", _SCHEMA)
+    rows = _rows(rng, 1500)
+    for k in range(0, 1500, 400):
+        runs.add(rows[k : k + 400])
+    dest = tmp_path / "out.parquet"
+    assert runs.write_payload(dest, "json") == 1500
+    table = pq.read_table(dest)
+    assert table.column_names == ["json"]
+    assert table["json"].to_pylist() == [r[-1] for r in sorted(rows)]
+
+
+def test_no_runs_write_an_empty_file(tmp_path: Path) -> None:
+    runs = SortedRuns(tmp_path, "consolidated", _SCHEMA)
+    dest = tmp_path / "empty.parquet"
+    assert runs.write_payload(dest, "json") == 0
+    assert pq.read_table(dest).num_rows == 0
