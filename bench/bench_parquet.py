@@ -8,10 +8,11 @@ The facts are bench_crosscheck.py's synthetic set (``generate_iter``: the same a
 Each check runs ``check_parquet_to`` (findings and consolidated facts written as Parquet,
 nothing held) in a fresh subprocess with ``--workers`` check processes (default: one per
 CPU). Its peak RSS is the peak of the sum over that subprocess and its workers, DuckDB
-included, sampled from /proc every 0.2 s. At ``--compare`` sizes (100k by default) a second subprocess also builds the whole
-report with ``check_parquet`` and with the in-memory ``cross_check`` of the same articles
-and says whether they are equal. The growth exponent between two sizes is
-log(t2/t1) / log(n2/n1). Writes bench/results/parquet_check.json.
+included, sampled from /proc every 0.2 s. At ``--compare`` sizes (100k by default) a
+second subprocess also builds the whole report with ``check_parquet`` and with the
+in-memory ``cross_check`` of the same articles and says whether they are equal. The
+growth exponent between two sizes is log(t2/t1) / log(n2/n1). Writes
+bench/results/parquet_check.json.
 """
 
 from __future__ import annotations
