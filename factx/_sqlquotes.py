@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,14 +36,12 @@ from ._crossquotes import (
 )
 from ._entities import fold
 from ._schemas import Statement
-
-if TYPE_CHECKING:
-    from ._sqlcheck import _Check
+from ._sqlfolder import Folder
 
 _NONE = -(2**31)  # an undated statement's window
 
 
-def statements(check: _Check, drain: Callable[[], None]) -> None:
+def statements(check: Folder, drain: Callable[[], None]) -> None:
     """The statements' check: verbatim repeats in SQL groups, fuzzy pairs from MinHash LSH
     buckets, clusters one at a time."""
     check.con.execute("""
@@ -150,7 +148,7 @@ def statements(check: _Check, drain: Callable[[], None]) -> None:
         drain()
 
 
-def _lsh_buckets(check: _Check) -> None:
+def _lsh_buckets(check: Folder) -> None:
     """Table ``bk`` (i, b, band rows): each representative quote's MinHash band keys,
     as ``_crossquotes`` computes them, but with numpy over the stems DuckDB lists."""
     n_reps = check.con.execute("SELECT count(*) FROM reps").fetchall()[0][0]
@@ -206,7 +204,7 @@ def _lsh_buckets(check: _Check) -> None:
     insert(held_i, held_k)
 
 
-def _scored_pairs(check: _Check) -> Iterator[tuple[int, int, float]]:
+def _scored_pairs(check: Folder) -> Iterator[tuple[int, int, float]]:
     """The LSH candidate pairs that can match, with ``_similarity``'s score: the stem
     overlap in SQL (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
     rapidfuzz's ratio in C for the rest."""

@@ -66,11 +66,11 @@ ALLOWED: dict[str, set[str]] = {
         "_batch", "_errors", "_local", "_parquet", "_read", "_schemas", "_settings",
     },
     "_sortedruns": set(),
+    "_sqlfolder": {"_crosscheck", "_crossitems", "_entities", "_parquet", "_schemas"},
+    "_sqlquotes": {"_crossitems", "_crossquotes", "_entities", "_schemas", "_sqlfolder"},
     "_sqlcheck": {
-        "_crosscheck", "_crossitems", "_crossquotes", "_crossfigures", "_entities", "_parquet",
-        "_schemas", "_sqlquotes",
+        "_crosscheck", "_crossitems", "_crossfigures", "_schemas", "_sqlfolder", "_sqlquotes",
     },
-    "_sqlquotes": {"_crossitems", "_crossquotes", "_entities", "_schemas", "_sqlcheck"},
     "_sqlreport": {
         "_crosscheck", "_crossitems", "_schemas", "_sortedruns", "_sqlcheck",
     },
@@ -81,8 +81,16 @@ OPTIONAL = {
     "uvicorn": {"_service", "_cli"},
     "starlette": set(),
     "ray": {"_distributed"},
-    "pyarrow": {"_parquet", "_distributed", "_sqlcheck", "_sqlquotes", "_sqlreport", "_sortedruns"},
-    "duckdb": {"_sqlcheck"},
+    "pyarrow": {
+        "_parquet",
+        "_distributed",
+        "_sqlfolder",
+        "_sqlcheck",
+        "_sqlquotes",
+        "_sqlreport",
+        "_sortedruns",
+    },
+    "duckdb": {"_sqlfolder"},
 }
 # Pure layers: no network, no subprocess, no file system.
 # (_people reads HanTa's and gender-guesser's data from their wheels, once: not listed.)
