@@ -78,12 +78,20 @@ FUZZY_SURNAME_MIN = 88  # rapidfuzz ratio for two unknown surnames to count as o
 FUZZY_MIN_LEN = 6  # short surnames (Wang/Wong, Li/Lu) are never fuzzy-merged
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _no_marks(m: re.Match[str]) -> str:
+    return "".join(c for c in m[0] if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII words, accents dropped: "Außenminister" -> "aussenminister"."""
     text = text.casefold()
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        # Combining marks dropped; only the non-ASCII runs are looked at, char by char.
+        text = _NON_ASCII.sub(_no_marks, text)
     return " ".join(_NON_WORD.sub(" ", text.replace("-", " ")).split())
 
 

@@ -13,12 +13,12 @@ checks in worker processes and writes the report as files.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Collection
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ._crosscheck import (
@@ -126,7 +126,11 @@ class _Check(Folder):
         labels: dict[frozenset[str], str] = {}
         name_memo: dict[str, str] = {}
         interned: dict[frozenset[str], frozenset[str]] = {}
-        for r in self.rows("SELECT name, parties, evidence FROM f_treaties ORDER BY ord, idx"):
+        self.con.execute("""
+            CREATE TABLE tr AS
+            SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_treaties
+        """)
+        for r in self.rows("SELECT name, parties, evidence FROM tr ORDER BY i"):
             resolved = [self.names.party(p) for p in r["parties"]]
             key = frozenset(x.key for x in resolved)
             key = interned.setdefault(key, key)
@@ -139,24 +143,16 @@ class _Check(Folder):
             evidence.append(r["evidence"])
         uf = treaty_components(name_keys, parties, evidence)
         del evidence, name_keys
-        roots = array("q", (uf.find(i) for i in range(len(parties))))
-        self.put("treaty_roots", pa.table({"i": pa.array(range(len(roots)), pa.int64()),
-                                           "root": pa.array(roots, pa.int64())}))  # fmt: skip
-        sql = """
-            SELECT t.*, r.root FROM
-              (SELECT *, row_number() OVER (ORDER BY ord, idx) - 1 AS i FROM f_treaties) t
-              JOIN treaty_roots r USING (i)
-            ORDER BY r.root, t.i
-        """
-        for root, group in groupby(self.rows(sql), key=lambda r: r["root"]):
+        roots = np.fromiter((uf.find(i) for i in range(len(parties))), np.int64, len(parties))
+        for rows in self.groups("tr", roots):
             items = []
-            for r in group:
+            for r in rows:
                 item = self.item("treaties", r)
                 for p in r["parties"]:
                     item.resolved(p, self.names.party(p))
                 item.window = parse_window(r["date"])
                 items.append(item)
-            treaty_group(self.findings, items, labels[parties[root]])
+            treaty_group(self.findings, items, labels[parties[int(roots[rows[0]["i"]])]])
             drain()
 
     def statements(self, drain: Callable[[], None]) -> None:

@@ -109,39 +109,39 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     _lsh_buckets(check)
     for i, j, score in _scored_pairs(check):
         compare(i, j, score)
-    roots = array("q", (uf.find(i) for i in range(n)))
-    check.put("st_roots", pa.table({"i": pa.array(range(n), pa.int64()),
-                                   "root": pa.array(roots, pa.int64())}))  # fmt: skip
+    roots = np.fromiter((uf.find(i) for i in range(n)), np.int64, n)
 
-    def items_of(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[int, list[_Item]]]:
-        for root, group in groupby(rows, key=lambda r: r["root"]):
-            items = []
-            for r in group:
-                item = check.item("statements", r)
-                item.resolved(r["speaker"], check.names.person(r["speaker"]))
-                item.window = parse_window(r["date"])
-                items.append(item)
-            yield root, items
+    def items_of(rows: list[dict[str, Any]]) -> list[_Item]:
+        items = []
+        for r in rows:
+            item = check.item("statements", r)
+            item.resolved(r["speaker"], check.names.person(r["speaker"]))
+            item.window = parse_window(r["date"])
+            items.append(item)
+        return items
 
     def label(items: list[_Item]) -> str:
         fact = items[0].fact
         assert isinstance(fact, Statement)
         return check.names.person(fact.speaker).label
 
-    sql = "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) ORDER BY r.root, st.i"
-    for _, items in items_of(check.rows(sql)):
+    for rows in check.groups("st", roots):
+        items = items_of(rows)
         fact = items[0].fact
         assert isinstance(fact, Statement)
         statement_cluster(check.findings, items, fact.quote, label(items))
         drain()
-    pairs = conflict_roots(conflicts, lambda i: roots[i])
+    pairs = conflict_roots(conflicts, lambda i: int(roots[i]))
     wanted = sorted({r for pair, _ in pairs for r in pair})
     if wanted:
         check.put("wanted", pa.table({"root": pa.array(wanted, pa.int64())}))
-        clusters = dict(items_of(check.rows(
-            "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) "
-            "SEMI JOIN wanted USING (root) ORDER BY r.root, st.i"
-        )))  # fmt: skip
+        clusters = {
+            root: items_of(list(group))
+            for root, group in groupby(check.rows(
+                "SELECT st.*, r.root FROM st JOIN st_roots r USING (i) "
+                "SEMI JOIN wanted USING (root) ORDER BY r.root, st.i"
+            ), key=lambda r: r["root"])
+        }  # fmt: skip
         for (a, b), score in pairs:
             one, two = clusters[a], clusters[b]
             speaker_conflict(check.findings, one, two, label(one), label(two), score)
