@@ -8,7 +8,7 @@ The facts are bench_crosscheck.py's synthetic set (``generate_iter``: the same a
 Each check runs ``check_parquet_to`` (findings and consolidated facts written as Parquet,
 nothing held) in a fresh subprocess with ``--workers`` check processes (default: one per
 CPU). Its peak RSS is the peak of the sum over that subprocess and its workers, DuckDB
-included, sampled from /proc every 0.2 s. At ``--compare`` sizes (100k by default) a
+included, sampled from /proc every second. At ``--compare`` sizes (100k by default) a
 second subprocess also builds the whole report with ``check_parquet`` and with the
 in-memory ``cross_check`` of the same articles and says whether they are equal. The
 growth exponent between two sizes is log(t2/t1) / log(n2/n1). Writes
@@ -60,7 +60,7 @@ def _generate(n: int, data: Path) -> dict[str, Any]:
 
 class _TreeRss(threading.Thread):
     """The peak of the summed RSS of this process and its descendants (the check's worker
-    processes run at the same time, so their peaks add up), read from /proc every 0.2 s."""
+    processes run at the same time, so their peaks add up), read from /proc every second."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -90,7 +90,7 @@ class _TreeRss(threading.Thread):
         return total
 
     def run(self) -> None:
-        while not self.done.wait(0.2):
+        while not self.done.wait(1.0):
             self.peak = max(self.peak, self._tree())
 
 

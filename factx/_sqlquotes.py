@@ -39,6 +39,7 @@ from ._schemas import Statement
 from ._sqlfolder import Folder
 
 _NONE = -(2**31)  # an undated statement's window
+_PAIRS = 1 << 18  # candidate pairs scored at a time
 
 
 def statements(check: Folder, drain: Callable[[], None]) -> None:
@@ -50,6 +51,10 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     """)
     spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
     spk_ids: dict[str, int] = {}
+    # Each quote's stems as ids, one after another (their counts are nst): the candidate
+    # pairs' stem overlap is counted in numpy from these.
+    stem_ids: dict[str, int] = {}
+    flat = array("i")
     schema = pa.schema([("i", pa.int64()), ("folded", pa.string()),
                         ("stems", pa.list_(pa.string()))])  # fmt: skip
     check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
@@ -63,6 +68,7 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         f = fold(r["quote"])
         s = _stems(f)
         nst.append(len(s))
+        flat.extend([stem_ids.setdefault(x, len(stem_ids)) for x in s])
         buf["i"].append(r["i"])
         buf["folded"].append(f)
         buf["stems"].append(sorted(s))
@@ -106,8 +112,10 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
                 uf.union(group[0], i)
     # Fuzzy candidates: MinHash LSH over the representatives' stems, in SQL.
     check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
+    del stem_ids
     _lsh_buckets(check)
-    for i, j, score in _scored_pairs(check):
+    stems = _Stems(np.frombuffer(flat, np.int32), np.frombuffer(nst, np.int64))
+    for i, j, score in _scored_pairs(check, stems):
         compare(i, j, score)
     roots = np.fromiter((uf.find(i) for i in range(n)), np.int64, n)
 
@@ -204,26 +212,62 @@ def _lsh_buckets(check: Folder) -> None:
     insert(held_i, held_k)
 
 
-def _scored_pairs(check: Folder) -> Iterator[tuple[int, int, float]]:
+class _Stems:
+    """Every quote's stem ids (``flat``, ``counts[i]`` of them for quote ``i``), and the
+    stem overlap of pairs of quotes counted in numpy: ``len(a & b) / min(len(a), len(b))``,
+    as ``_crossquotes._similarity`` has it."""
+
+    PAD = 16  # stems compared as a padded row; a longer quote's pairs are counted in Python
+
+    def __init__(self, flat: np.ndarray, counts: np.ndarray) -> None:
+        self.flat, self.counts = flat, counts
+        self.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+    def _padded(self, rows: np.ndarray, width: int, fill: int) -> np.ndarray:
+        lens = np.minimum(self.counts[rows], width)
+        out = np.full((len(rows), width), fill, np.int32)
+        owner = np.repeat(np.arange(len(rows)), lens)
+        col = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        out[owner, col] = self.flat[np.repeat(self.start[rows], lens) + col]
+        return out
+
+    def _set(self, i: int) -> set[int]:
+        return set(self.flat[self.start[i] : self.start[i] + self.counts[i]].tolist())
+
+    def overlap(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        la, lb = self.counts[a], self.counts[b]
+        width = int(min(self.PAD, max(la.max(initial=1), lb.max(initial=1))))
+        # Different fillers, so padding never matches padding; stems are unique per quote,
+        # so each shared stem is one equal cell.
+        pa_, pb = self._padded(a, width, -1), self._padded(b, width, -2)
+        shared = (pa_[:, :, None] == pb[:, None, :]).sum(axis=(1, 2))
+        for k in np.flatnonzero((la > width) | (lb > width)).tolist():
+            shared[k] = len(self._set(int(a[k])) & self._set(int(b[k])))
+        return np.asarray(shared / np.minimum(la, lb), dtype=np.float64)
+
+
+def _scored_pairs(check: Folder, stems: _Stems) -> Iterator[tuple[int, int, float]]:
     """The LSH candidate pairs that can match, with ``_similarity``'s score: the stem
-    overlap in SQL (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
-    rapidfuzz's ratio in C for the rest."""
+    overlap in numpy (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
+    rapidfuzz's ratio in C for the rest, their texts joined in DuckDB."""
     keys = ", ".join(["b", *(f"s{r}" for r in range(_LSH_ROWS))])
+    check.con.execute("CREATE TABLE po (i BIGINT, j BIGINT, overlap DOUBLE)")
     cursor = check.con.cursor()
     try:
-        reader = cursor.sql(f"""
+        for batch in cursor.sql(f"""
             WITH ok AS (SELECT {keys} FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
-            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING ({keys})),
-            p AS (SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING ({keys})
-                  WHERE x.i < y.i),
-            o AS (SELECT p.i, p.j, len(list_intersect(a.stems, c.stems))
-                                   / least(len(a.stems), len(c.stems)) AS overlap
-                  FROM p JOIN sf a ON a.i = p.i JOIN sf c ON c.i = p.j)
+            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING ({keys}))
+            SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING ({keys})
+            WHERE x.i < y.i
+        """).to_arrow_reader(_PAIRS):  # fmt: skip
+            i, j = batch.column("i").to_numpy(), batch.column("j").to_numpy()
+            overlap = stems.overlap(i, j)
+            keep = overlap >= _OVERLAP_FLOOR
+            check.insert("po", pa.table({"i": i[keep], "j": j[keep], "overlap": overlap[keep]}))
+        for batch in cursor.sql("""
             SELECT o.i, o.j, o.overlap, a.folded AS fa, c.folded AS fb
-            FROM o JOIN sf a ON a.i = o.i JOIN sf c ON c.i = o.j
-            WHERE o.overlap >= {_OVERLAP_FLOOR}
-        """).to_arrow_reader(check.batch)  # fmt: skip
-        for batch in reader:
+            FROM po o JOIN sf a ON a.i = o.i JOIN sf c ON c.i = o.j
+        """).to_arrow_reader(check.batch):
             ratio = process.cpdist(
                 batch.column("fa").to_pylist(), batch.column("fb").to_pylist(),
                 scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1,
