@@ -94,6 +94,14 @@ def _amount(value: float, unit: str) -> str:
 
 
 _Key = tuple[str, tuple[str, str] | None, frozenset[str]]  # metric, direction, parties
+# The one comparison across metrics: a target against the results of its parties. Figures
+# of other metrics never meet, so a large check may block them apart (metric_family).
+_SET_AGAINST = {"target": "trade_volume"}
+
+
+def metric_family(metric: str) -> str:
+    """The metrics whose figures ``_figures`` compares with each other share a family."""
+    return _SET_AGAINST.get(metric, metric)
 
 
 def _label(metric: str, flow: tuple[str, str] | None, parties: str) -> str:
@@ -145,8 +153,8 @@ def _figures(items: list[_Item], names: EntityResolver, out: _Findings, toleranc
         else:
             _partial_periods(values, label, tolerance, out)
     for key, values in values_of.items():
-        if key[0] == "target":
-            results = values_of.get(("trade_volume", None, key[2]), {})
+        if key[0] in _SET_AGAINST:
+            results = values_of.get((_SET_AGAINST[key[0]], None, key[2]), {})
             _against_targets(values, results, labels[key], tolerance, out)
 
 

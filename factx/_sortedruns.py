@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_READ = 512  # rows read from each run at a time during the merge
+_READ = 1024  # rows of each run held during the merge (a run is written in groups of this size)
 _WRITE = 50_000
 
 
@@ -37,7 +37,8 @@ class SortedRuns:
         rows.sort()
         columns = list(zip(*rows, strict=True))
         path = self.folder / f"{self.name}-{len(self.runs):05d}.parquet"
-        pq.write_table(pa.table(columns, schema=self.schema), path)
+        # Small row groups: the merge reads one group of each run at a time.
+        pq.write_table(pa.table(columns, schema=self.schema), path, row_group_size=_READ)
         self.runs.append(path)
         self.rows += len(rows)
 

@@ -30,7 +30,7 @@ from ._crosscheck import (
     treaty_components,
     treaty_group,
 )
-from ._crossfigures import _figures
+from ._crossfigures import _figures, metric_family
 from ._crossitems import _Findings, _Item, _ref_order, parse_window
 from ._schemas import (
     ConsolidatedFact,
@@ -107,15 +107,23 @@ class _Check(Folder):
             "fblocks", "SELECT ord, idx, parties FROM f_trade_figures", "parties",
             self.party_key,
         )  # fmt: skip
+        metrics: dict[str, list[str]] = {"metric": [], "family": []}
+        for r in self.rows("SELECT DISTINCT metric FROM f_trade_figures"):
+            metrics["metric"].append(r["metric"])
+            metrics["family"].append(metric_family(r["metric"]))
+        self.put(
+            "metrics",
+            pa.table(metrics, schema=pa.schema([("metric", pa.string()), ("family", pa.string())])),
+        )
         sql = """
-            SELECT f.*, mt.mkey, b.block AS pk
+            SELECT f.*, mt.family, b.block AS pk
             FROM f_trade_figures f JOIN metrics mt USING (metric) JOIN fblocks b USING (ord, idx)
-            ORDER BY pk, ord, idx
+            ORDER BY pk, family, ord, idx
         """
-        # One block per party set, all metrics together: a target is set against the
-        # results of its parties (target_met/missed), and _figures splits by metric itself.
+        # One block per party set and metric family: a target is set against the results
+        # of its parties (target_met/missed); other metrics never meet.
         self.blocks(
-            "trade_figures", sql, lambda r: r["pk"],
+            "trade_figures", sql, lambda r: (r["pk"], r["family"]),
             lambda items: _figures(items, self.names, self.findings, self.tolerance), drain,
         )  # fmt: skip
 

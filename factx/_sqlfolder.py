@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ._crosscheck import text_window
 from ._crossitems import _Findings, _Item, _ref, parse_window
-from ._entities import EntityResolver, fold
+from ._entities import EntityResolver
 from ._parquet import FACT_TABLES, SCHEMAS, _files
 from ._schemas import FactType, Meeting, Statement, TradeFigure, Treaty
 
@@ -41,10 +41,6 @@ _LISTS = {
 }
 _EMPTY: dict[str, tuple[()] | None] = {"direction": None}
 _BATCH = 50_000
-
-
-def _pair(a: str, b: str) -> pa.Schema:
-    return pa.schema([(a, pa.string()), (b, pa.string())])
 
 
 def _sql_str(text: str) -> str:
@@ -192,11 +188,6 @@ class Folder:
                 UNION ALL SELECT unnest(parties) FROM f_trade_figures)
         """):
             self.party_key[r["name"]] = self.names.party(r["name"]).key
-        metrics: dict[str, list[str]] = {"metric": [], "mkey": []}
-        for r in self.rows("SELECT DISTINCT metric FROM f_trade_figures"):
-            metrics["metric"].append(r["metric"])
-            metrics["mkey"].append(fold(r["metric"]))
-        self.put("metrics", pa.table(metrics, schema=_pair("metric", "mkey")))
 
     def article_ids(self) -> list[str]:
         return [r["article_id"] for r in self.rows("SELECT article_id FROM art ORDER BY ord")]

@@ -156,3 +156,10 @@ def test_an_undated_article_is_placed_by_the_dates_of_its_own_text() -> None:
     # Two undated meetings from one publication window are one event.
     twin = _art("twin", published=None, text=text, meetings=(_meeting(None),))
     assert _events(cross_check([undated, twin])) == [("twin", "undated")]
+
+
+def test_a_target_shares_its_family_with_the_results_it_is_set_against() -> None:
+    from factx._crossfigures import metric_family
+
+    assert metric_family("target") == metric_family("trade_volume")
+    assert len({metric_family(m) for m in ("trade_volume", "exports", "imports")}) == 3

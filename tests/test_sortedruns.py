@@ -54,3 +54,15 @@ def test_no_runs_write_an_empty_file(tmp_path: Path) -> None:
     dest = tmp_path / "empty.parquet"
     assert runs.write_payload(dest, "json") == 0
     assert pq.read_table(dest).num_rows == 0
+
+
+def test_a_run_is_written_in_small_row_groups(tmp_path: Path) -> None:
+    # The merge decodes a whole row group of every run at once: groups as large as the run
+    # held all runs in memory (7.8 GB at 10M facts).
+    from factx import _sortedruns
+
+    runs = SortedRuns(tmp_path, "findings", _SCHEMA)
+    runs.add(_rows(random.Random(9), 3 * _sortedruns._READ + 5))
+    meta = pq.ParquetFile(runs.runs[0]).metadata
+    assert meta.num_row_groups == 4
+    assert max(meta.row_group(k).num_rows for k in range(4)) == _sortedruns._READ
