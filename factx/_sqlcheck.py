@@ -167,10 +167,11 @@ class _Check(Folder):
         statements(self, drain)
 
 
-# The checks in the order a single process runs them, each with its share of the time of
-# a 1M-fact check (py-spy, 2026-12-02): the shares split them among worker processes.
+# The checks in the order a single process runs them, each with its share of the CPU time
+# of a 1M-fact check in two workers (py-spy, 2026-12-02): the shares split them among
+# worker processes.
 _CHECKS: dict[str, float] = {
-    "weekdays": 0.03, "meetings": 0.17, "statements": 0.47, "treaties": 0.08, "figures": 0.20,
+    "weekdays": 0.02, "meetings": 0.16, "statements": 0.40, "treaties": 0.07, "figures": 0.25,
 }  # fmt: skip
 
 

@@ -110,6 +110,16 @@ _UNITS = {
 }  # DuckDB's size units
 
 
+_SCHEMAS = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
+
+
+def _merge(name: str, runs: list[Path], tmp: Path, dest: Path) -> int:
+    """The sorted runs of ``name`` merged into ``dest/{name}.parquet``; its row count."""
+    merged = SortedRuns(tmp, name, _SCHEMAS[name])
+    merged.runs = runs
+    return merged.write_payload(dest / f"{name}.parquet", "json")
+
+
 def _memory_share(limit: str, n: int) -> str:
     """DuckDB's memory limit split among ``n`` processes: ``"2GB"`` over 2 is ``"1000MB"``."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", limit.lower())
@@ -140,6 +150,8 @@ def check_parquet_to(
         groups = parts(workers)
         if len(groups) == 1:
             done = [_check_part(out, tolerance, memory_limit, groups[0], tmp, "", _RUN_ROWS)]
+            counts = {name: _merge(name, [p for runs, _ in done for p in runs[name]], tmp, dest)
+                      for name in _SCHEMAS}  # fmt: skip
         else:
             share = _memory_share(memory_limit, len(groups))
             ctx = multiprocessing.get_context("spawn")  # DuckDB's threads do not survive fork
@@ -148,11 +160,12 @@ def check_parquet_to(
                                        _RUN_ROWS)
                            for k, g in enumerate(groups)]  # fmt: skip
                 done = [f.result() for f in futures]
-        counts = {}
-        for name, schema in (("findings", _FINDINGS), ("consolidated", _CONSOLIDATED)):
-            merged = SortedRuns(tmp, name, schema)
-            merged.runs = [p for runs, _ in done for p in runs[name]]
-            counts[name] = merged.write_payload(dest / f"{name}.parquet", "json")
+                # The two files are merged at the same time, by two of the workers.
+                merging = {name: pool.submit(_merge, name,
+                                            [p for runs, _ in done for p in runs[name]],
+                                            tmp, dest)
+                          for name in _SCHEMAS}  # fmt: skip
+                counts = {name: f.result() for name, f in merging.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     # Each process resolved every name the checks meet; the union is the sequential list.
