@@ -13,7 +13,7 @@ checks in worker processes and writes the report as files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,10 @@ _KEY_SEP = "\x1f"  # between the keys of a block (below every character a key ho
 class _Check(Folder):
     """The checks of ``_crosscheck``, each over the blocks DuckDB sorts out of the folder."""
 
-    def __init__(self, out: Path, tolerance: float, memory_limit: str) -> None:
-        super().__init__(out, memory_limit)
+    def __init__(
+        self, out: Path, tolerance: float, memory_limit: str, tmp_root: Path | None = None
+    ) -> None:
+        super().__init__(out, memory_limit, tmp_root)
         self.tolerance = tolerance
 
     # -- checks ----------------------------------------------------------------------
@@ -167,39 +169,42 @@ class _Check(Folder):
         statements(self, drain)
 
 
-# The checks in the order a single process runs them, each with its share of the CPU time
-# of a 1M-fact check in two workers (py-spy, 2026-12-02): the shares split them among
-# worker processes.
-_CHECKS: dict[str, float] = {
-    "weekdays": 0.02, "meetings": 0.16, "statements": 0.40, "treaties": 0.07, "figures": 0.25,
-}  # fmt: skip
+# The checks in the order a single process runs them.
+CHECKS = ("weekdays", "meetings", "statements", "treaties", "figures")
 
 
-def _run(
-    out: Path, tolerance: float, memory_limit: str, drain_to: Callable[[_Findings], None],
-    checks: Collection[str] = tuple(_CHECKS),
-) -> tuple[list[str], list[EntityMerge]]:  # fmt: skip
-    check = _Check(out, tolerance, memory_limit)
+def open_check(out: Path, tolerance: float, memory_limit: str,
+               tmp_root: Path | None = None) -> _Check:  # fmt: skip
+    """The folder loaded and its names resolved, ready for any of ``CHECKS``."""
+    check = _Check(out, tolerance, memory_limit, tmp_root)
     try:
         with _cyclic_gc_paused():
             check.load()
             check.entities()
-
-            def drain() -> None:
-                drain_to(check.findings)
-                check.findings.findings.clear()
-                check.findings.consolidated.clear()
-
-            for name in _CHECKS:
-                if name in checks:
-                    getattr(check, name)(drain)
-            entities = [
-                EntityMerge(kind=r.kind, text=text, canonical=r.label, rule=r.rule)
-                for text, r in check.names.merges()
-            ]
-            return check.article_ids(), entities
-    finally:
+    except BaseException:
         check.close()
+        raise
+    return check
+
+
+def run_check(check: _Check, name: str, drain_to: Callable[[_Findings], None]) -> None:
+    """One of ``CHECKS``, its findings handed to ``drain_to`` a block at a time."""
+
+    def drain() -> None:
+        drain_to(check.findings)
+        check.findings.findings.clear()
+        check.findings.consolidated.clear()
+
+    with _cyclic_gc_paused():
+        getattr(check, name)(drain)
+        drain()
+
+
+def entity_merges(check: _Check) -> list[EntityMerge]:
+    return [
+        EntityMerge(kind=r.kind, text=text, canonical=r.label, rule=r.rule)
+        for text, r in check.names.merges()
+    ]
 
 
 def check_parquet(
@@ -217,7 +222,13 @@ def check_parquet(
         findings.extend(f.findings)
         consolidated.extend(f.consolidated)
 
-    article_ids, entities = _run(Path(out), tolerance, memory_limit, keep)
+    check = open_check(Path(out), tolerance, memory_limit)
+    try:
+        for name in CHECKS:
+            run_check(check, name, keep)
+        article_ids, entities = check.article_ids(), entity_merges(check)
+    finally:
+        check.close()
     findings.sort(
         key=lambda f: (_SEVERITY_ORDER[f.severity], f.kind, _ref_order(f.facts[0]), f.message)
     )

@@ -52,10 +52,10 @@ class Folder:
     folder): the articles, one row per cache key in the in-memory checker's order; a view
     per fact table; every distinct name resolved. What each check reads it through."""
 
-    def __init__(self, out: Path, memory_limit: str) -> None:
+    def __init__(self, out: Path, memory_limit: str, tmp_root: Path | None = None) -> None:
         self.out = out
         self.batch = _BATCH  # rows per Arrow batch, read or written
-        self.tmp = Path(tempfile.mkdtemp(prefix="factx-check-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="factx-check-", dir=tmp_root))
         # A database file, not memory: its tables spill to disk under the memory limit.
         self.con = duckdb.connect(str(self.tmp / "check.duckdb"))
         self.con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")

@@ -12,6 +12,7 @@ import multiprocessing
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,21 +23,9 @@ from ._crosscheck import _SEVERITY_ORDER
 from ._crossitems import _Findings
 from ._schemas import EntityMerge
 from ._sortedruns import SortedRuns
-from ._sqlcheck import _CHECKS, _run
+from ._sqlcheck import CHECKS, _Check, entity_merges, open_check, run_check
 
 _RUN_ROWS = 100_000  # report rows sorted in memory at a time (tests set it lower)
-
-
-def parts(workers: int) -> list[list[str]]:
-    """The checks split into ``workers`` groups of about equal time (longest first, each to
-    the group with the least so far); fewer groups than workers when there are few checks."""
-    groups: list[list[str]] = [[] for _ in range(min(workers, len(_CHECKS)))]
-    load = [0.0] * len(groups)
-    for name in sorted(_CHECKS, key=lambda n: -_CHECKS[n]):
-        k = load.index(min(load))
-        groups[k].append(name)
-        load[k] += _CHECKS[name]
-    return groups
 
 
 # The report's order as a tuple (``check_parquet``'s sort keys), the JSON last.
@@ -81,19 +70,35 @@ class _ReportRuns:
         return {name: r.runs for name, r in self.runs.items()}
 
 
-def _check_part(
-    out: Path,
-    tolerance: float,
-    memory_limit: str,
-    checks: list[str],
-    folder: Path,
-    prefix: str,
-    run_rows: int,
-) -> tuple[dict[str, list[Path]], list[EntityMerge]]:
-    """One worker's checks, their report rows written as sorted runs under ``folder``."""
-    report = _ReportRuns(folder, prefix, run_rows)
-    _, entities = _run(out, tolerance, memory_limit, report.write, checks)
-    return report.finish(), entities
+# The checks, longest first (a 10M-fact check, 2026-12-02): a free worker takes the next,
+# so the longest starts at once and the short ones fill in around it.
+_LONGEST_FIRST = ("statements", "figures", "meetings", "treaties", "weekdays")
+_OPEN: dict[
+    tuple[Path, float, str, Path], _Check
+] = {}  # a worker's folder, kept for its next check
+
+
+def _run_checks(check: _Check, names: Iterable[str], folder: Path, run_rows: int,
+                ) -> dict[str, list[Path]]:  # fmt: skip
+    """The report rows of checks ``names`` written as sorted runs under ``folder``."""
+    runs: dict[str, list[Path]] = {name: [] for name in _SCHEMAS}
+    for name in names:
+        report = _ReportRuns(folder, f"{name}-", run_rows)
+        run_check(check, name, report.write)
+        for kind, paths in report.finish().items():
+            runs[kind] += paths
+    return runs
+
+
+def _check_task(out: Path, tolerance: float, memory_limit: str, name: str, folder: Path,
+                run_rows: int) -> tuple[dict[str, list[Path]], list[EntityMerge]]:  # fmt: skip
+    """One check in a worker process, on the folder it opened for its first (its DuckDB
+    files lie under ``folder``, which the caller removes)."""
+    key = (out, tolerance, memory_limit, folder)
+    if key not in _OPEN:
+        _OPEN[key] = open_check(out, tolerance, memory_limit, folder)
+    check = _OPEN[key]
+    return _run_checks(check, [name], folder, run_rows), entity_merges(check)
 
 
 _UNITS = {
@@ -147,24 +152,27 @@ def check_parquet_to(
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="factx-findings-", dir=dest))
     try:
-        groups = parts(workers)
-        if len(groups) == 1:
-            done = [_check_part(out, tolerance, memory_limit, groups[0], tmp, "", _RUN_ROWS)]
-            counts = {name: _merge(name, [p for runs, _ in done for p in runs[name]], tmp, dest)
-                      for name in _SCHEMAS}  # fmt: skip
+        if workers == 1:
+            check = open_check(out, tolerance, memory_limit, tmp)
+            try:
+                done = [(_run_checks(check, CHECKS, tmp, _RUN_ROWS), entity_merges(check))]
+            finally:
+                check.close()
+            counts = {name: _merge(name, done[0][0][name], tmp, dest) for name in _SCHEMAS}
         else:
-            share = _memory_share(memory_limit, len(groups))
+            share = _memory_share(memory_limit, workers)
             ctx = multiprocessing.get_context("spawn")  # DuckDB's threads do not survive fork
-            with ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
-                futures = [pool.submit(_check_part, out, tolerance, share, g, tmp, f"{k}-",
-                                       _RUN_ROWS)
-                           for k, g in enumerate(groups)]  # fmt: skip
+            with ProcessPoolExecutor(min(workers, len(CHECKS)), mp_context=ctx) as pool:
+                futures = [pool.submit(_check_task, out, tolerance, share, name, tmp, _RUN_ROWS)
+                           for name in _LONGEST_FIRST]  # fmt: skip
                 done = [f.result() for f in futures]
-                # The two files are merged at the same time, by two of the workers.
+            # A fresh pair of processes merges the two files at once: the checks' processes
+            # are gone, with their memory.
+            with ProcessPoolExecutor(len(_SCHEMAS), mp_context=ctx) as pool:
                 merging = {name: pool.submit(_merge, name,
-                                            [p for runs, _ in done for p in runs[name]],
-                                            tmp, dest)
-                          for name in _SCHEMAS}  # fmt: skip
+                                             [p for runs, _ in done for p in runs[name]],
+                                             tmp, dest)
+                           for name in _SCHEMAS}  # fmt: skip
                 counts = {name: f.result() for name, f in merging.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

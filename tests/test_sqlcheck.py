@@ -78,13 +78,13 @@ def test_parquet_check_equals_in_memory_check(
     assert got.consolidated == expected.consolidated
 
 
-@pytest.mark.parametrize(("run_rows", "workers"), [(100_000, 1), (97, 1), (97, 2)])
+@pytest.mark.parametrize(("run_rows", "workers"), [(100_000, 1), (97, 1), (97, 2), (97, 3)])
 def test_parquet_check_to_files_keeps_the_report_order(
     bench_set: tuple[list[ArticleFacts], Path], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, run_rows: int, workers: int,
 ) -> None:  # fmt: skip
-    # 97 rows a run: the report is merged from dozens of sorted runs; with two workers, from
-    # the runs of two processes, each running some of the checks.
+    # 97 rows a run: the report is merged from dozens of sorted runs; with two or three
+    # workers, from the runs of processes that each took some of the checks.
     monkeypatch.setattr(_sqlreport, "_RUN_ROWS", run_rows)
     results, out = bench_set
     expected = cross_check(results[:400])
@@ -119,16 +119,9 @@ def test_cli_check_reads_a_parquet_folder(
     assert res.exit_code == 2 and "articles/" in res.output
 
 
-def test_checks_split_among_workers_by_their_share_of_the_time() -> None:
-    one = _sqlreport.parts(1)
-    assert one == [sorted(_sqlcheck._CHECKS, key=lambda n: -_sqlcheck._CHECKS[n])]
-    two = _sqlreport.parts(2)
-    assert sorted(n for g in two for n in g) == sorted(_sqlcheck._CHECKS)
-    share = [sum(_sqlcheck._CHECKS[n] for n in g) for g in two]
-    biggest = max(_sqlcheck._CHECKS.values())
-    # No group waits on the other for more than the longest single check.
-    assert abs(share[0] - share[1]) <= biggest
-    assert len(_sqlreport.parts(99)) == len(_sqlcheck._CHECKS)
+def test_every_check_is_scheduled_once_longest_first() -> None:
+    assert sorted(_sqlreport._LONGEST_FIRST) == sorted(_sqlcheck.CHECKS)
+    assert _sqlreport._LONGEST_FIRST[0] == "statements"
 
 
 @pytest.mark.parametrize(
