@@ -43,8 +43,12 @@ class SortedRuns:
         self.rows += len(rows)
 
     def _read(self, path: Path) -> Iterator[tuple[Any, ...]]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=_READ):
-            yield from zip(*(c.to_pylist() for c in batch.columns), strict=True)
+        # A row group at a time: iter_batches pre-buffers the file's column chunks, which
+        # held every run in memory at 10M facts (5.6 GB).
+        with pq.ParquetFile(path) as f:
+            for k in range(f.num_row_groups):
+                group = f.read_row_group(k)
+                yield from zip(*(c.to_pylist() for c in group.columns), strict=True)
 
     def merge(self) -> Iterator[tuple[Any, ...]]:
         """Every row of every run, in sorted order."""

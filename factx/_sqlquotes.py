@@ -40,6 +40,7 @@ from ._sqlfolder import Folder
 
 _NONE = -(2**31)  # an undated statement's window
 _PAIRS = 1 << 18  # candidate pairs scored at a time
+_REPS = 1 << 19  # quotes whose stems are gathered at a time
 
 
 def statements(check: Folder, drain: Callable[[], None]) -> None:
@@ -55,10 +56,9 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     # pairs' stem overlap is counted in numpy from these.
     stem_ids: dict[str, int] = {}
     flat = array("i")
-    schema = pa.schema([("i", pa.int64()), ("folded", pa.string()),
-                        ("stems", pa.list_(pa.string()))])  # fmt: skip
-    check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR, stems VARCHAR[])")
-    buf: dict[str, list[Any]] = {"i": [], "folded": [], "stems": []}
+    schema = pa.schema([("i", pa.int64()), ("folded", pa.string())])
+    check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR)")
+    buf: dict[str, list[Any]] = {"i": [], "folded": []}
 
     for r in check.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
         spk.append(spk_ids.setdefault(check.names.person(r["speaker"]).key, len(spk_ids)))
@@ -71,7 +71,6 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         flat.extend([stem_ids.setdefault(x, len(stem_ids)) for x in s])
         buf["i"].append(r["i"])
         buf["folded"].append(f)
-        buf["stems"].append(sorted(s))
         if len(buf["i"]) >= check.batch:
             check.append("sf", buf, schema)
     check.append("sf", buf, schema)
@@ -110,11 +109,16 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         for i in group[1:]:
             if spk[i] == spk[group[0]]:
                 uf.union(group[0], i)
-    # Fuzzy candidates: MinHash LSH over the representatives' stems, in SQL.
+    # Fuzzy candidates: MinHash LSH over the representatives' stems (numpy), their band
+    # keys grouped in SQL.
     check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
+    names = [""] * len(stem_ids)
+    for stem, k in stem_ids.items():
+        names[k] = stem
     del stem_ids
-    _lsh_buckets(check)
     stems = _Stems(np.frombuffer(flat, np.int32), np.frombuffer(nst, np.int64))
+    _lsh_buckets(check, stems, names)
+    del names
     for i, j, score in _scored_pairs(check, stems):
         compare(i, j, score)
     roots = np.fromiter((uf.find(i) for i in range(n)), np.int64, n)
@@ -156,20 +160,22 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         drain()
 
 
-def _lsh_buckets(check: Folder) -> None:
+def _lsh_buckets(check: Folder, stems: _Stems, names: list[str]) -> None:
     """Table ``bk`` (i, b, band rows): each representative quote's MinHash band keys,
-    as ``_crossquotes`` computes them, but with numpy over the stems DuckDB lists."""
-    n_reps = check.con.execute("SELECT count(*) FROM reps").fetchall()[0][0]
-    cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * n_reps))
-    vocab = [r["stem"] for r in check.rows(f"""
-        SELECT stem FROM (SELECT unnest(stems) AS stem FROM sf SEMI JOIN reps USING (i))
-        GROUP BY stem HAVING count(*) BETWEEN 2 AND {cap} ORDER BY stem
-    """)]  # fmt: skip
+    as ``_crossquotes`` computes them (``names[k]`` is the stem of id ``k``)."""
+    reps = check.con.sql("SELECT i FROM reps ORDER BY i").to_arrow_table().column("i").to_numpy()
+    cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * len(reps)))
+    chunks = [reps[k : k + _REPS] for k in range(0, len(reps), _REPS)]
+    # How many representatives hold each stem (a quote holds a stem once).
+    df = np.zeros(len(names), np.int64)
+    for chunk in chunks:
+        df += np.bincount(stems.ids_of(chunk)[2], minlength=len(names))
+    kept = np.flatnonzero((df >= 2) & (df <= cap))
+    row = np.full(len(names), -1, np.int64)
+    row[kept] = np.arange(len(kept))
     width = _LSH_BANDS * _LSH_ROWS
-    hashes = np.array([_stem_hashes(v) for v in vocab], np.uint32).reshape(-1, width)
-    check.put("voc", pa.table({"stem": pa.array(vocab, pa.string()),
-                              "k": pa.array(range(len(vocab)), pa.int32())}))  # fmt: skip
-    del vocab
+    hashes = np.array([_stem_hashes(names[k]) for k in kept.tolist()], np.uint32)
+    hashes = hashes.reshape(-1, width)
     cols = ["i", "b", *(f"s{r}" for r in range(_LSH_ROWS))]
     check.con.execute(
         "CREATE TABLE bk (i BIGINT, b SMALLINT, "
@@ -178,38 +184,21 @@ def _lsh_buckets(check: Folder) -> None:
     schema = pa.schema([("i", pa.int64()), ("b", pa.int16()),
                         *((c, pa.uint32()) for c in cols[2:])])  # fmt: skip
     bands = np.arange(0, width, _LSH_ROWS, dtype=np.int16)
-
-    def insert(ids: np.ndarray, ks: np.ndarray) -> None:
-        if not len(ids):
-            return
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        counts = np.diff(np.r_[starts, len(ids)])
+    for chunk in chunks:
+        owner, _, ids = stems.ids_of(chunk)
+        rows = row[ids]
+        owner, rows = owner[rows >= 0], rows[rows >= 0]  # only signature stems
+        if not len(owner):
+            continue
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        counts = np.diff(np.r_[starts, len(owner)])
         keep = counts >= 2  # one signature stem is no signature
-        sig = np.minimum.reduceat(hashes[ks], starts, axis=0)[keep]
-        rows = sig.reshape(len(sig), _LSH_BANDS, _LSH_ROWS)
-        table = {"i": np.repeat(ids[starts][keep], _LSH_BANDS),
+        sig = np.minimum.reduceat(hashes[rows], starts, axis=0)[keep]
+        band = sig.reshape(len(sig), _LSH_BANDS, _LSH_ROWS)
+        table = {"i": np.repeat(chunk[owner[starts][keep]], _LSH_BANDS),
                  "b": np.tile(bands, len(sig))}  # fmt: skip
-        table.update((f"s{r}", rows[:, :, r].ravel()) for r in range(_LSH_ROWS))
+        table.update((f"s{r}", band[:, :, r].ravel()) for r in range(_LSH_ROWS))
         check.insert("bk", pa.table(table, schema=schema))
-
-    # The stems of one quote arrive together (ordered by i); a batch's last quote may
-    # go on in the next batch, so it is held back.
-    held_i, held_k = np.empty(0, np.int64), np.empty(0, np.int32)
-    cursor = check.con.cursor()
-    try:
-        for batch in cursor.sql("""
-            SELECT s.i, v.k FROM (SELECT i, unnest(stems) AS stem FROM sf
-                                  SEMI JOIN reps USING (i)) s JOIN voc v USING (stem)
-            ORDER BY s.i
-        """).to_arrow_reader(check.batch * 4):
-            ids = np.concatenate([held_i, batch.column("i").to_numpy()])
-            ks = np.concatenate([held_k, batch.column("k").to_numpy()])
-            cut = int(np.searchsorted(ids, ids[-1])) if len(ids) else 0
-            insert(ids[:cut], ks[:cut])
-            held_i, held_k = ids[cut:], ks[cut:]
-    finally:
-        cursor.close()
-    insert(held_i, held_k)
 
 
 class _Stems:
@@ -222,26 +211,34 @@ class _Stems:
     def __init__(self, flat: np.ndarray, counts: np.ndarray) -> None:
         self.flat, self.counts = flat, counts
         self.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self.width = int(min(self.PAD, counts.max(initial=1)))
+        # Every quote's first ``width`` stems as a row, -1 beyond its count.
+        self.padded = np.full((len(counts), self.width), -1, np.int32)
+        for k in range(0, len(counts), _REPS):
+            rows = np.arange(k, min(k + _REPS, len(counts)))
+            owner, col, ids = self.ids_of(rows, self.width)
+            self.padded[rows[owner], col] = ids
 
-    def _padded(self, rows: np.ndarray, width: int, fill: int) -> np.ndarray:
-        lens = np.minimum(self.counts[rows], width)
-        out = np.full((len(rows), width), fill, np.int32)
+    def ids_of(
+        self, rows: np.ndarray, limit: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stem ids of quotes ``rows`` (at most ``limit`` each), each with the position
+        in ``rows`` it belongs to and its position in that quote."""
+        lens = self.counts[rows] if limit is None else np.minimum(self.counts[rows], limit)
         owner = np.repeat(np.arange(len(rows)), lens)
         col = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        out[owner, col] = self.flat[np.repeat(self.start[rows], lens) + col]
-        return out
+        return owner, col, self.flat[np.repeat(self.start[rows], lens) + col]
 
     def _set(self, i: int) -> set[int]:
         return set(self.flat[self.start[i] : self.start[i] + self.counts[i]].tolist())
 
     def overlap(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         la, lb = self.counts[a], self.counts[b]
-        width = int(min(self.PAD, max(la.max(initial=1), lb.max(initial=1))))
-        # Different fillers, so padding never matches padding; stems are unique per quote,
-        # so each shared stem is one equal cell.
-        pa_, pb = self._padded(a, width, -1), self._padded(b, width, -2)
+        pa_, pb = self.padded[a], self.padded[b]
+        pb = np.where(pb < 0, -2, pb)  # padding never matches padding
+        # Stems are unique per quote, so each shared stem is one equal cell.
         shared = (pa_[:, :, None] == pb[:, None, :]).sum(axis=(1, 2))
-        for k in np.flatnonzero((la > width) | (lb > width)).tolist():
+        for k in np.flatnonzero((la > self.width) | (lb > self.width)).tolist():
             shared[k] = len(self._set(int(a[k])) & self._set(int(b[k])))
         return np.asarray(shared / np.minimum(la, lb), dtype=np.float64)
 
