@@ -4,7 +4,7 @@ collector of findings and consolidated facts. Pure."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -155,12 +155,23 @@ def _published(art: ArticleFacts) -> date | None:
     return w[0] if w else None
 
 
+_SPILL_AT = 20_000
+
+
 class _Findings:
     """Collects findings and consolidated facts; the sources of every article."""
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
         self.consolidated: list[ConsolidatedFact] = []
+        # Set by a caller that writes the findings out as they come (the Parquet check):
+        # called, to empty both lists, once they hold ``spill_at`` items.
+        self.spill: Callable[[], None] | None = None
+        self.spill_at = _SPILL_AT
+
+    def _added(self) -> None:
+        if self.spill is not None and len(self.findings) + len(self.consolidated) >= self.spill_at:
+            self.spill()
 
     def add(
         self,
@@ -180,6 +191,7 @@ class _Findings:
         self.findings.append(
             Finding(kind=kind, severity=severity, facts=refs, message=message, rule=rule)
         )
+        self._added()
 
     def consolidate(self, ftype: FactType, items: Sequence[_Item], summary: str) -> None:
         refs = tuple(sorted((i.ref for i in items), key=_ref_order))
@@ -192,6 +204,7 @@ class _Findings:
                 corroboration=len({i.source for i in items}),
             )
         )
+        self._added()
 
 
 def _ref_order(r: FactRef) -> tuple[str, str, int]:

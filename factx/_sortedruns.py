@@ -17,8 +17,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_READ = 1024  # rows of each run held during the merge (a run is written in groups of this size)
-_WRITE = 50_000
+# A run is written in row groups of at most _READ rows and _GROUP_BYTES of payload, and the
+# merge holds one group of each run: a finding's JSON can be 100 KB (one that lists
+# thousands of facts), so rows alone do not bound the memory.
+_READ = 1024
+_GROUP_BYTES = 4 << 20
+_WRITE_BYTES = 32 << 20  # merged payload buffered before it is written
 
 
 class SortedRuns:
@@ -35,10 +39,15 @@ class SortedRuns:
         if not rows:
             return
         rows.sort()
-        columns = list(zip(*rows, strict=True))
         path = self.folder / f"{self.name}-{len(self.runs):05d}.parquet"
-        # Small row groups: the merge reads one group of each run at a time.
-        pq.write_table(pa.table(columns, schema=self.schema), path, row_group_size=_READ)
+        with pq.ParquetWriter(path, self.schema) as writer:
+            start = size = 0
+            for k, row in enumerate(rows):
+                size += len(row[-1])
+                if k + 1 - start >= _READ or size >= _GROUP_BYTES or k + 1 == len(rows):
+                    group = list(zip(*rows[start : k + 1], strict=True))
+                    writer.write_table(pa.table(group, schema=self.schema))
+                    start, size = k + 1, 0
         self.runs.append(path)
         self.rows += len(rows)
 
@@ -60,12 +69,13 @@ class SortedRuns:
         n = 0
         with pq.ParquetWriter(dest, schema) as writer:
             buf: list[Any] = []
+            size = 0
             for row in self.merge():
                 buf.append(row[-1])
-                if len(buf) >= _WRITE:
+                size += len(row[-1])
+                if size >= _WRITE_BYTES:
                     writer.write_table(pa.table([buf], schema=schema))
-                    n += len(buf)
-                    buf = []
+                    n, buf, size = n + len(buf), [], 0
             writer.write_table(pa.table([buf], schema=schema))
             n += len(buf)
         return n

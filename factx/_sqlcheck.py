@@ -195,9 +195,13 @@ def run_check(check: _Check, name: str, drain_to: Callable[[_Findings], None]) -
         check.findings.findings.clear()
         check.findings.consolidated.clear()
 
-    with _cyclic_gc_paused():
-        getattr(check, name)(drain)
-        drain()
+    check.findings.spill = drain  # a block of many findings goes out before it ends
+    try:
+        with _cyclic_gc_paused():
+            getattr(check, name)(drain)
+            drain()
+    finally:
+        check.findings.spill = None
 
 
 def entity_merges(check: _Check) -> list[EntityMerge]:

@@ -1,9 +1,10 @@
 """The cross-check of a large Parquet folder written as files, its checks in worker processes.
 
-``check_parquet_to`` runs ``_sqlcheck``'s checks, split among processes by their measured
-share of the time (each process reads the folder and resolves the names itself). Each
-process writes its findings and consolidated facts as sorted runs (``_sortedruns``); the
-runs are then merged into files in the report's order, so no process holds the report.
+``check_parquet_to`` runs ``_sqlcheck``'s checks in a pool of processes: each free worker
+takes the next check, longest first, on the folder it opened for its first (each process
+reads the folder and resolves the names itself). Each check writes its findings and
+consolidated facts as sorted runs (``_sortedruns``); two fresh processes then merge them
+into the two files in the report's order, so no process holds the report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ._schemas import EntityMerge
 from ._sortedruns import SortedRuns
 from ._sqlcheck import CHECKS, _Check, entity_merges, open_check, run_check
 
-_RUN_ROWS = 100_000  # report rows sorted in memory at a time (tests set it lower)
+_RUN_ROWS = 50_000  # report rows sorted in memory at a time (tests set it lower)
 
 
 # The report's order as a tuple (``check_parquet``'s sort keys), the JSON last.

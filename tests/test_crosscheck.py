@@ -399,3 +399,25 @@ def test_a_pair_below_the_overlap_floor_can_never_match() -> None:
     a = "Die Zusammenarbeit beider Staaten wird weiter vertieft und ausgebaut"
     b = "Zusammenarbeit heißt für uns Handel, Energie, Forschung, Raumfahrt, Landwirtschaft"
     assert quote_similarity(a, b) < _OVERLAP_FLOOR / 2 + 1e-9
+
+
+def test_findings_spill_to_their_writer_once_enough_are_held() -> None:
+    from factx._crossitems import _Findings
+
+    out = _Findings()
+    out.spill_at = 3
+    written: list[int] = []
+
+    def spill() -> None:
+        written.append(len(out.findings) + len(out.consolidated))
+        out.findings.clear()
+        out.consolidated.clear()
+
+    out.spill = spill
+    for k in range(7):
+        out.consolidate("statement", [], f"summary {k}")
+    assert written == [3, 3] and len(out.consolidated) == 1
+    out.spill = None
+    for k in range(5):
+        out.consolidate("statement", [], f"more {k}")
+    assert written == [3, 3] and len(out.consolidated) == 6

@@ -66,3 +66,12 @@ def test_a_run_is_written_in_small_row_groups(tmp_path: Path) -> None:
     meta = pq.ParquetFile(runs.runs[0]).metadata
     assert meta.num_row_groups == 4
     assert max(meta.row_group(k).num_rows for k in range(4)) == _sortedruns._READ
+
+
+def test_row_groups_of_long_payloads_are_cut_by_size(tmp_path: Path) -> None:
+    # Ten findings of 1 MiB each: a group closes at 4 MiB, not at 1,024 rows.
+    runs = SortedRuns(tmp_path, "findings", _SCHEMA)
+    runs.add([(0, "kind", k, "x" * (1 << 20)) for k in range(10)])
+    meta = pq.ParquetFile(runs.runs[0]).metadata
+    assert [meta.row_group(k).num_rows for k in range(meta.num_row_groups)] == [4, 4, 2]
+    assert [r[2] for r in runs.merge()] == list(range(10))

@@ -24,6 +24,7 @@ from factx import (  # noqa: E402
     ArticleFacts,
     ConsolidatedFact,
     Finding,
+    _crossitems,  # noqa: E402
     _sqlcheck,  # noqa: E402
     _sqlreport,  # noqa: E402
     cross_check,
@@ -86,6 +87,8 @@ def test_parquet_check_to_files_keeps_the_report_order(
     # 97 rows a run: the report is merged from dozens of sorted runs; with two or three
     # workers, from the runs of processes that each took some of the checks.
     monkeypatch.setattr(_sqlreport, "_RUN_ROWS", run_rows)
+    # In this process, a check's findings also go out every 50, in the middle of blocks.
+    monkeypatch.setattr(_crossitems, "_SPILL_AT", 50)
     results, out = bench_set
     expected = cross_check(results[:400])
     small = tmp_path / "small"
