@@ -161,9 +161,11 @@ def check_parquet_to(
                 check.close()
             counts = {name: _merge(name, done[0][0][name], tmp, dest) for name in _SCHEMAS}
         else:
-            share = _memory_share(memory_limit, workers)
+            # No more processes than checks: the memory limit is split among those that run.
+            processes = min(workers, len(CHECKS))
+            share = _memory_share(memory_limit, processes)
             ctx = multiprocessing.get_context("spawn")  # DuckDB's threads do not survive fork
-            with ProcessPoolExecutor(min(workers, len(CHECKS)), mp_context=ctx) as pool:
+            with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
                 futures = [pool.submit(_check_task, out, tolerance, share, name, tmp, _RUN_ROWS)
                            for name in _LONGEST_FIRST]  # fmt: skip
                 done = [f.result() for f in futures]

@@ -157,3 +157,26 @@ def test_cli_check_to_a_folder_with_two_workers(
     assert res.exit_code == 2 and "--workers needs --to" in res.output
     res = CliRunner().invoke(cli, ["check", str(out), "--to", str(dest), "--memory-limit", "lots"])
     assert res.exit_code == 2 and "not a memory size" in res.output
+
+
+def test_the_memory_limit_is_split_among_the_processes_that_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 64 workers asked for, 5 checks to run: 5 processes, each with a fifth of the limit.
+    seen: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    def pool(processes: int, mp_context: object) -> None:
+        seen["processes"] = processes
+        raise Stop
+
+    real = _sqlreport._memory_share
+    monkeypatch.setattr(_sqlreport, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(_sqlreport, "_memory_share",
+                        lambda limit, n: seen.setdefault("share", real(limit, n)))  # fmt: skip
+    with pytest.raises(Stop):
+        check_parquet_to(tmp_path / "out", tmp_path / "report", workers=64)
+    assert seen == {"processes": len(_sqlcheck.CHECKS), "share": "400MB"}
+    assert not list((tmp_path / "report").glob("factx-findings-*"))  # its temp folder is gone
