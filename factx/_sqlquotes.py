@@ -1,10 +1,10 @@
 """The statements' part of the Parquet folder's cross-check (``_sqlcheck``), out of core.
 
-The same clusters and conflicts as ``_crossquotes``: DuckDB holds each quote's folded text
-and stems, groups the verbatim repeats and the MinHash LSH band keys (numpy computes the
-signatures) and scores the candidate pairs' stem overlap; rapidfuzz scores the pairs that
-can still match. Python keeps a few integers per statement (speaker, date window, stem
-count, union-find) and the conflicting pairs.
+The same clusters and conflicts as ``_crossquotes``: DuckDB holds each quote's folded text,
+groups the verbatim repeats, and joins the MinHash LSH band keys into candidate pairs.
+numpy computes the signatures and each pair's stem overlap from the quotes' stem ids
+(``_Stems``); rapidfuzz scores the pairs that can still match. Python keeps a few integers
+per statement (speaker, date window, stem ids, union-find) and the conflicting pairs.
 """
 
 from __future__ import annotations
