@@ -9,6 +9,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Callable
 from hashlib import blake2b
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -70,7 +71,13 @@ def _similarity(a: str, b: str, sa: frozenset[str], sb: frozenset[str]) -> float
     overlap = len(sa & sb) / min(len(sa), len(sb))
     if overlap < _OVERLAP_FLOOR:  # cheap reject before rapidfuzz
         return overlap / 2
-    return (overlap + fuzz.token_set_ratio(a, b) / 100) / 2
+    return float(_score(overlap, fuzz.token_set_ratio(a, b)))
+
+
+def _score(overlap: Any, ratio: Any) -> Any:
+    """A pair's similarity from its stem overlap (0..1) and rapidfuzz ratio (0..100);
+    floats or numpy arrays of them."""
+    return (overlap + ratio / 100) / 2
 
 
 def _stem_hashes(stem: str) -> tuple[int, ...]:

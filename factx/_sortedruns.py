@@ -10,7 +10,7 @@ holding one small batch of each.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,11 @@ class SortedRuns:
     """Sorted runs of rows under ``folder``. A row is a tuple in ``schema``'s column order,
     and rows sort as tuples: the leading columns are the key, the last is the payload."""
 
-    def __init__(self, folder: Path, name: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, folder: Path, name: str, schema: pa.Schema, runs: Iterable[Path] = ()
+    ) -> None:
         self.folder, self.name, self.schema = folder, name, schema
-        self.runs: list[Path] = []
+        self.runs: list[Path] = list(runs)  # runs written elsewhere can be merged here too
         self.rows = 0
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:

@@ -136,10 +136,7 @@ class _Check(Folder):
         labels: dict[frozenset[str], str] = {}
         name_memo: dict[str, str] = {}
         interned: dict[frozenset[str], frozenset[str]] = {}
-        self.con.execute("""
-            CREATE TABLE tr AS
-            SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_treaties
-        """)
+        self.numbered("tr", "treaties")
         for r in self.rows("SELECT name, parties, evidence FROM tr ORDER BY i"):
             resolved = [self.names.party(p) for p in r["parties"]]
             key = frozenset(x.key for x in resolved)

@@ -118,14 +118,23 @@ class Folder:
                 v.clear()
 
     def insert(self, name: str, table: pa.Table) -> None:
-        self.con.register("_py", table)
-        self.con.execute(f"INSERT INTO {name} SELECT * FROM _py")
-        self.con.unregister("_py")
+        self._from_python(f"INSERT INTO {name} SELECT * FROM _py", table)
 
     def put(self, name: str, table: pa.Table) -> None:
+        self._from_python(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _py", table)
+
+    def _from_python(self, sql: str, table: pa.Table) -> None:
         self.con.register("_py", table)
-        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _py")
+        self.con.execute(sql)
         self.con.unregister("_py")
+
+    def numbered(self, name: str, facts: str) -> None:
+        """Table ``name``: the facts of ``facts`` with column ``i`` counting them from 0 in
+        the in-memory checker's order."""
+        self.con.execute(f"""
+            CREATE TABLE {name} AS
+            SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_{facts}
+        """)
 
     def groups(self, table: str, roots: np.ndarray) -> Iterator[list[dict[str, Any]]]:
         """The rows of ``table`` (whose column ``i`` counts them from 0) grouped by

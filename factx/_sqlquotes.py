@@ -28,6 +28,7 @@ from ._crossquotes import (
     _STOCK_MIN_DF,
     _STOCK_SHARE,
     QUOTE_MIN_SCORE,
+    _score,
     _stem_hashes,
     _stems,
     conflict_roots,
@@ -41,15 +42,13 @@ from ._sqlfolder import Folder
 _NONE = -(2**31)  # an undated statement's window
 _PAIRS = 1 << 18  # candidate pairs scored at a time
 _REPS = 1 << 19  # quotes whose stems are gathered at a time
+_BAND_ROWS = tuple(f"s{r}" for r in range(_LSH_ROWS))  # table bk: i, b (the band), these
 
 
 def statements(check: Folder, drain: Callable[[], None]) -> None:
     """The statements' check: verbatim repeats in SQL groups, fuzzy pairs from MinHash LSH
     buckets, clusters one at a time."""
-    check.con.execute("""
-        CREATE TABLE st AS
-        SELECT (row_number() OVER (ORDER BY ord, idx) - 1)::BIGINT AS i, * FROM f_statements
-    """)
+    check.numbered("st", "statements")
     spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
     spk_ids: dict[str, int] = {}
     # Each quote's stems as ids, one after another (their counts are nst): the candidate
@@ -112,9 +111,7 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     # Fuzzy candidates: MinHash LSH over the representatives' stems (numpy), their band
     # keys grouped in SQL.
     check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
-    names = [""] * len(stem_ids)
-    for stem, k in stem_ids.items():
-        names[k] = stem
+    names = list(stem_ids)  # ids were handed out in insertion order
     del stem_ids
     stems = _Stems(np.frombuffer(flat, np.int32), np.frombuffer(nst, np.int64))
     _lsh_buckets(check, stems, names)
@@ -176,13 +173,12 @@ def _lsh_buckets(check: Folder, stems: _Stems, names: list[str]) -> None:
     width = _LSH_BANDS * _LSH_ROWS
     hashes = np.array([_stem_hashes(names[k]) for k in kept.tolist()], np.uint32)
     hashes = hashes.reshape(-1, width)
-    cols = ["i", "b", *(f"s{r}" for r in range(_LSH_ROWS))]
     check.con.execute(
         "CREATE TABLE bk (i BIGINT, b SMALLINT, "
-        + ", ".join(f"{c} UINTEGER" for c in cols[2:]) + ")"
+        + ", ".join(f"{c} UINTEGER" for c in _BAND_ROWS) + ")"
     )  # fmt: skip
     schema = pa.schema([("i", pa.int64()), ("b", pa.int16()),
-                        *((c, pa.uint32()) for c in cols[2:])])  # fmt: skip
+                        *((c, pa.uint32()) for c in _BAND_ROWS)])  # fmt: skip
     bands = np.arange(0, width, _LSH_ROWS, dtype=np.int16)
     for chunk in chunks:
         owner, _, ids = stems.ids_of(chunk)
@@ -197,7 +193,7 @@ def _lsh_buckets(check: Folder, stems: _Stems, names: list[str]) -> None:
         band = sig.reshape(len(sig), _LSH_BANDS, _LSH_ROWS)
         table = {"i": np.repeat(chunk[owner[starts][keep]], _LSH_BANDS),
                  "b": np.tile(bands, len(sig))}  # fmt: skip
-        table.update((f"s{r}", band[:, :, r].ravel()) for r in range(_LSH_ROWS))
+        table.update((c, band[:, :, r].ravel()) for r, c in enumerate(_BAND_ROWS))
         check.insert("bk", pa.table(table, schema=schema))
 
 
@@ -247,7 +243,7 @@ def _scored_pairs(check: Folder, stems: _Stems) -> Iterator[tuple[int, int, floa
     """The LSH candidate pairs that can match, with ``_similarity``'s score: the stem
     overlap in numpy (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
     rapidfuzz's ratio in C for the rest, their texts joined in DuckDB."""
-    keys = ", ".join(["b", *(f"s{r}" for r in range(_LSH_ROWS))])
+    keys = ", ".join(["b", *_BAND_ROWS])
     check.con.execute("CREATE TABLE po (i BIGINT, j BIGINT, overlap DOUBLE)")
     cursor = check.con.cursor()
     try:
@@ -269,7 +265,7 @@ def _scored_pairs(check: Folder, stems: _Stems) -> Iterator[tuple[int, int, floa
                 batch.column("fa").to_pylist(), batch.column("fb").to_pylist(),
                 scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1,
             )  # fmt: skip
-            score = (batch.column("overlap").to_numpy() + ratio / 100) / 2
+            score = _score(batch.column("overlap").to_numpy(), ratio)
             hit = np.flatnonzero(score >= QUOTE_MIN_SCORE)
             i, j = batch.column("i").to_numpy()[hit], batch.column("j").to_numpy()[hit]
             yield from zip(i.tolist(), j.tolist(), score[hit].tolist(), strict=True)

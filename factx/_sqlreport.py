@@ -13,7 +13,7 @@ import multiprocessing
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ _FINDINGS = pa.schema([("severity_rank", pa.int8()), ("kind", pa.string()),
 _CONSOLIDATED = pa.schema([("minus_corroboration", pa.int32()), ("type", pa.string()),
                            ("article_id", pa.string()), ("idx", pa.int32()),
                            ("json", pa.string())])  # fmt: skip
+_SCHEMAS = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
 
 
 class _ReportRuns:
@@ -43,10 +44,9 @@ class _ReportRuns:
 
     def __init__(self, folder: Path, prefix: str, run_rows: int) -> None:
         self.run_rows = run_rows
-        self.runs = {"findings": SortedRuns(folder, f"{prefix}findings", _FINDINGS),
-                     "consolidated": SortedRuns(folder, f"{prefix}consolidated",
-                                                _CONSOLIDATED)}  # fmt: skip
-        self.rows: dict[str, list[tuple[Any, ...]]] = {"findings": [], "consolidated": []}
+        self.runs = {name: SortedRuns(folder, f"{prefix}{name}", schema)
+                     for name, schema in _SCHEMAS.items()}  # fmt: skip
+        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _SCHEMAS}
 
     def write(self, f: _Findings) -> None:
         self.rows["findings"].extend(
@@ -74,21 +74,18 @@ class _ReportRuns:
 # The checks, longest first (a 10M-fact check, 2026-12-02): a free worker takes the next,
 # so the longest starts at once and the short ones fill in around it.
 _LONGEST_FIRST = ("statements", "figures", "meetings", "treaties", "weekdays")
-_OPEN: dict[
-    tuple[Path, float, str, Path], _Check
-] = {}  # a worker's folder, kept for its next check
+# A worker process keeps the folder it opened for its next check.
+_OPEN: dict[tuple[Path, float, str, Path], _Check] = {}
 
 
-def _run_checks(check: _Check, names: Iterable[str], folder: Path, run_rows: int,
+def _run_checks(check: _Check, names: Sequence[str], folder: Path, run_rows: int,
                 ) -> dict[str, list[Path]]:  # fmt: skip
-    """The report rows of checks ``names`` written as sorted runs under ``folder``."""
-    runs: dict[str, list[Path]] = {name: [] for name in _SCHEMAS}
+    """The report rows of checks ``names`` written as sorted runs under ``folder`` (named
+    after the checks, so no two processes' runs share a name)."""
+    report = _ReportRuns(folder, "-".join(names) + "-", run_rows)
     for name in names:
-        report = _ReportRuns(folder, f"{name}-", run_rows)
         run_check(check, name, report.write)
-        for kind, paths in report.finish().items():
-            runs[kind] += paths
-    return runs
+    return report.finish()
 
 
 def _check_task(out: Path, tolerance: float, memory_limit: str, name: str, folder: Path,
@@ -116,13 +113,9 @@ _UNITS = {
 }  # DuckDB's size units
 
 
-_SCHEMAS = {"findings": _FINDINGS, "consolidated": _CONSOLIDATED}
-
-
 def _merge(name: str, runs: list[Path], tmp: Path, dest: Path) -> int:
     """The sorted runs of ``name`` merged into ``dest/{name}.parquet``; its row count."""
-    merged = SortedRuns(tmp, name, _SCHEMAS[name])
-    merged.runs = runs
+    merged = SortedRuns(tmp, name, _SCHEMAS[name], runs)
     return merged.write_payload(dest / f"{name}.parquet", "json")
 
 

@@ -46,6 +46,16 @@ def _bench() -> ModuleType:
     return module
 
 
+def _read_report(dest: Path) -> tuple[list[Finding], list[ConsolidatedFact]]:
+    """The findings and consolidated facts that ``check_parquet_to`` wrote to ``dest``."""
+
+    def column(name: str) -> list[str]:
+        return list(pq.read_table(dest / f"{name}.parquet")["json"].to_pylist())
+
+    return ([Finding.model_validate_json(j) for j in column("findings")],
+            [ConsolidatedFact.model_validate_json(j) for j in column("consolidated")])  # fmt: skip
+
+
 def _write(out: Path, results: list[ArticleFacts], chunk: int = 500) -> None:
     keyed = [Keyed(r, result_key(r, model="m", strategy="s", prompt_version="p")) for r in results]
     for k in range(0, len(keyed), chunk):
@@ -94,13 +104,7 @@ def test_parquet_check_to_files_keeps_the_report_order(
     small = tmp_path / "small"
     _write(small, results[:400], chunk=70)
     counts = check_parquet_to(small, tmp_path / "report", workers=workers)
-    findings = [
-        Finding.model_validate_json(j)
-        for j in pq.read_table(tmp_path / "report" / "findings.parquet")["json"].to_pylist()
-    ]
-    consolidated = [ConsolidatedFact.model_validate_json(j) for j in
-                    pq.read_table(tmp_path / "report" / "consolidated.parquet")["json"]
-                    .to_pylist()]  # fmt: skip
+    findings, consolidated = _read_report(tmp_path / "report")
     assert counts == {"findings": len(findings), "consolidated": len(consolidated)}
     assert tuple(findings) == expected.findings
     assert tuple(consolidated) == expected.consolidated
@@ -150,8 +154,7 @@ def test_cli_check_to_a_folder_with_two_workers(
     res = CliRunner().invoke(cli, ["check", str(out), "--to", str(dest), "--workers", "2"])
     assert res.exit_code == 0, res.output
     expected = cross_check(results[:300])
-    got = pq.read_table(dest / "findings.parquet")["json"].to_pylist()
-    assert [Finding.model_validate_json(j) for j in got] == list(expected.findings)
+    assert _read_report(dest)[0] == list(expected.findings)
     assert f"wrote {len(expected.findings)} findings" in res.stderr
     res = CliRunner().invoke(cli, ["check", str(out), "--workers", "2"])
     assert res.exit_code == 2 and "--workers needs --to" in res.output
