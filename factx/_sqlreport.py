@@ -159,9 +159,11 @@ def check_parquet_to(
             share = _memory_share(memory_limit, processes)
             ctx = multiprocessing.get_context("spawn")  # DuckDB's threads do not survive fork
             with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
-                futures = [pool.submit(_check_task, out, tolerance, share, name, tmp, _RUN_ROWS)
-                           for name in _LONGEST_FIRST]  # fmt: skip
-                done = [f.result() for f in futures]
+                futures = {name: pool.submit(_check_task, out, tolerance, share, name, tmp,
+                                             _RUN_ROWS)
+                           for name in _LONGEST_FIRST}  # fmt: skip
+                # In the order one process runs them: rows with equal keys keep that order.
+                done = [futures[name].result() for name in CHECKS]
             # A fresh pair of processes merges the two files at once: the checks' processes
             # are gone, with their memory.
             with ProcessPoolExecutor(len(_SCHEMAS), mp_context=ctx) as pool:

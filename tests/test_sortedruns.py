@@ -14,26 +14,41 @@ _SCHEMA = pa.schema([("rank", pa.int8()), ("kind", pa.string()), ("idx", pa.int3
                      ("json", pa.string())])  # fmt: skip
 
 
+_SERIAL = iter(range(10**9))
+
+
 def _rows(rng: random.Random, n: int) -> list[tuple[int, str, int, str]]:
-    # Few distinct keys, so many rows tie on the leading columns and differ later.
+    # Few distinct keys, so many rows tie; the payload numbers the rows as they are made.
+    # Keys outside ASCII and the BMP: Arrow sorts UTF-8 bytes, Python code points.
     return [
-        (rng.randrange(3), rng.choice(["same_event", "date_conflict", "Übersee"]),
-         rng.randrange(5), f'{{"n": {rng.randrange(10**6)}}}')
+        (rng.randrange(3), rng.choice(["same_event", "date_conflict", "Übersee", "zz", "𝔘"]),
+         rng.randrange(5), f'{{"n": {next(_SERIAL)}}}')
         for _ in range(n)
     ]  # fmt: skip
+
+
+def _payloads(runs: SortedRuns, dest: Path) -> list[str]:
+    n = runs.write_payload(dest, "json")
+    table = pq.read_table(dest)
+    assert table.num_rows == n
+    return table.column("json").to_pylist()
 
 
 def test_runs_merge_into_one_sorted_sequence(tmp_path: Path) -> None:
     rng = random.Random(7)
     runs = SortedRuns(tmp_path, "findings", _SCHEMA)
     everything = []
-    for size in (1000, 1, 0, 777, 2048):
+    for size in (1000, 1, 0, 777, 2048, 3 * 1024 + 5):
         rows = _rows(rng, size)
         everything.extend(rows)
         runs.add(list(rows))
-    assert len(runs.runs) == 4  # an empty batch writes no run
-    assert runs.rows == len(everything) == 3826
-    assert list(runs.merge()) == sorted(everything)
+    assert len(runs.runs) == 5  # an empty batch writes no run
+    assert runs.rows == len(everything) == 6903
+    # Sorted by the key; rows with equal keys in the order they were added, as a stable
+    # sort of everything gives them (the in-memory report's order).
+    merged = _payloads(runs, tmp_path / "out.parquet")
+    assert merged == [r[-1] for r in sorted(everything, key=lambda r: r[:-1])]
+    assert merged != [r[-1] for r in sorted(everything)]  # ties are not ordered by payload
 
 
 def test_payload_file_holds_the_last_column_in_order(tmp_path: Path) -> None:
@@ -46,7 +61,7 @@ def test_payload_file_holds_the_last_column_in_order(tmp_path: Path) -> None:
     assert runs.write_payload(dest, "json") == 1500
     table = pq.read_table(dest)
     assert table.column_names == ["json"]
-    assert table["json"].to_pylist() == [r[-1] for r in sorted(rows)]
+    assert table["json"].to_pylist() == [r[-1] for r in sorted(rows, key=lambda r: r[:-1])]
 
 
 def test_no_runs_write_an_empty_file(tmp_path: Path) -> None:
@@ -58,7 +73,7 @@ def test_no_runs_write_an_empty_file(tmp_path: Path) -> None:
 
 def test_a_run_is_written_in_small_row_groups(tmp_path: Path) -> None:
     # The merge decodes a whole row group of every run at once: groups as large as the run
-    # held all runs in memory (7.8 GB at 10M facts).
+    # held all runs in memory (7.8 GB at 10M facts, with a merge of Python tuples).
     from factx import _sortedruns
 
     runs = SortedRuns(tmp_path, "findings", _SCHEMA)
@@ -71,7 +86,7 @@ def test_a_run_is_written_in_small_row_groups(tmp_path: Path) -> None:
 def test_row_groups_of_long_payloads_are_cut_by_size(tmp_path: Path) -> None:
     # Ten findings of 1 MiB each: a group closes at 4 MiB, not at 1,024 rows.
     runs = SortedRuns(tmp_path, "findings", _SCHEMA)
-    runs.add([(0, "kind", k, "x" * (1 << 20)) for k in range(10)])
+    runs.add([(0, "kind", k, str(k) * (1 << 20)) for k in range(10)])
     meta = pq.ParquetFile(runs.runs[0]).metadata
     assert [meta.row_group(k).num_rows for k in range(meta.num_row_groups)] == [4, 4, 2]
-    assert [r[2] for r in runs.merge()] == list(range(10))
+    assert [p[0] for p in _payloads(runs, tmp_path / "out.parquet")] == list("0123456789")
