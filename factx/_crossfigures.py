@@ -52,6 +52,14 @@ class _Value:
     items: list[_Item]
     value: float
     qualified: bool
+    _sources: str | None = None
+
+    def sources(self) -> str:
+        """``_articles`` of its items, made once: a value is named in a finding for every
+        other value it is set against (its items are complete by then)."""
+        if self._sources is None:
+            self._sources = _articles(self.items)
+        return self._sources
 
 
 def _cluster_values(items: list[_Item], tolerance: float) -> list[_Value]:
@@ -212,9 +220,9 @@ def _against_targets(
                         "info",
                         [*goal.items, *res.items],
                         f"{label}: {_amount(res.value, unit)} trade_volume for {year[0].year} "
-                        f"({_articles(res.items)}) {'meets' if met else 'misses'} the target "
+                        f"({res.sources()}) {'meets' if met else 'misses'} the target "
                         f"of {_amount(goal.value, unit)} by {deadline[1].year} "
-                        f"({_articles(goal.items)}).",
+                        f"({goal.sources()}).",
                         "target: a result for the deadline's whole year against the target, "
                         "same parties and currency",
                     )
@@ -231,7 +239,7 @@ def _number_findings(
                 "info",
                 g.items,
                 f"{label}: {_amount(g.value, unit)} in {_independent(g.items)} independent "
-                f"articles ({_articles(g.items)}).",
+                f"articles ({g.sources()}).",
                 f"number: same metric, direction, parties and period, within {tolerance:.1%}",
             )
     for a, b in zip(groups, groups[1:], strict=False):
@@ -240,8 +248,8 @@ def _number_findings(
             "number_conflict",
             "warning" if qualified else "error",
             [*a.items, *b.items],
-            f"{label}: {_amount(a.value, unit)} ({_articles(a.items)}) vs "
-            f"{_amount(b.value, unit)} ({_articles(b.items)}), "
+            f"{label}: {_amount(a.value, unit)} ({a.sources()}) vs "
+            f"{_amount(b.value, unit)} ({b.sources()}), "
             f"{_rel_diff(a.value, b.value):.1%} apart.",
             f"number: same metric, direction, parties and period, beyond {tolerance:.1%}"
             + (f" (qualified: {QUALIFIED_TOLERANCE:.0%})" if qualified else ""),
@@ -363,9 +371,9 @@ def _partial_periods(
                             "error" if exceeds else "info",
                             [*p.items, *q.items],
                             f"{label}: {_amount(p.value, unit)} for {_fmt_window(part)} "
-                            f"({_articles(p.items)}) {'exceeds' if exceeds else 'is within'} "
+                            f"({p.sources()}) {'exceeds' if exceeds else 'is within'} "
                             f"{_amount(q.value, unit)} for {_fmt_window(whole)} "
-                            f"({_articles(q.items)}).",
+                            f"({q.sources()}).",
                             "partial period: a sub-period value must not exceed the enclosing "
                             "period's",
                         )
@@ -391,6 +399,6 @@ def _partial_periods(
                     f"{label}: {len(parts)} monthly values "
                     f"({_articles(i for p in parts for i in p.items)}) sum to "
                     f"{_amount(total, unit)}, more than {_amount(top.value, unit)} for "
-                    f"{_fmt_window(whole)} ({_articles(top.items)}).",
+                    f"{_fmt_window(whole)} ({top.sources()}).",
                     "partial period: monthly values must not sum beyond the enclosing total",
                 )

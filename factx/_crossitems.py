@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
 
 from ._entities import Resolved, more_specific
 from ._schemas import (
@@ -116,6 +117,11 @@ class _Item:
     # window read from the dates of its own text (see _crosscheck.text_window).
     pubwin: Window | None = None
     names: list[str] = field(default_factory=list)  # how its names were merged, for the rule
+    # Its place in a report (_ref_order), kept: a large finding sorts thousands of items.
+    order: tuple[str, str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.order = _ref_order(self.ref)
 
     def resolved(self, raw: str, entity: Resolved) -> Resolved:
         if raw.strip() != entity.label:
@@ -182,7 +188,9 @@ class _Findings:
         rule: str,
     ) -> None:
         items = list(items)
-        refs = tuple(sorted({i.ref for i in items}, key=_ref_order))
+        # One ref per fact, in report order (keyed by order: cheaper than hashing refs).
+        unique = {i.order: i.ref for i in items}
+        refs = tuple(unique[k] for k in sorted(unique))
         # Every finding explains itself: the rule is in its message too.
         message = f"{message.rstrip('.')}. Rule: {rule}."
         notes = sorted({n for i in items for n in i.names})
@@ -194,7 +202,7 @@ class _Findings:
         self._added()
 
     def consolidate(self, ftype: FactType, items: Sequence[_Item], summary: str) -> None:
-        refs = tuple(sorted((i.ref for i in items), key=_ref_order))
+        refs = tuple(i.ref for i in sorted(items, key=_ORDER))
         self.consolidated.append(
             ConsolidatedFact(
                 type=ftype,
@@ -205,6 +213,9 @@ class _Findings:
             )
         )
         self._added()
+
+
+_ORDER = attrgetter("order")
 
 
 def _ref_order(r: FactRef) -> tuple[str, str, int]:
