@@ -52,9 +52,14 @@ _STOPWORDS = frozenset(fold(_STOPWORDS_TEXT).split())
 # Statements -------------------------------------------------------------------------
 
 
+def _stem(word: str) -> str:
+    """A folded word's stem; "" for a word too short or too common to count."""
+    return "" if len(word) < 4 or word in _STOPWORDS else word[:_STEM]
+
+
 def _stems(folded: str) -> frozenset[str]:
     """Content-word stems of a quote already passed through ``fold``."""
-    return frozenset(w[:_STEM] for w in folded.split() if len(w) >= 4 and w not in _STOPWORDS)
+    return frozenset(s for w in folded.split() if (s := _stem(w)))
 
 
 def quote_similarity(a: str, b: str) -> float:

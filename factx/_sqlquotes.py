@@ -1,17 +1,20 @@
 """The statements' part of the Parquet folder's cross-check (``_sqlcheck``), out of core.
 
-The same clusters and conflicts as ``_crossquotes``: DuckDB holds each quote's folded text,
-groups the verbatim repeats, and joins the MinHash LSH band keys into candidate pairs.
-numpy computes the signatures and each pair's stem overlap from the quotes' stem ids
-(``_Stems``); rapidfuzz scores the pairs that can still match. Python keeps a few integers
-per statement (speaker, date window, stem ids, union-find) and the conflicting pairs.
+The same clusters and conflicts as ``_crossquotes``: DuckDB holds each quote's folded text
+and groups the verbatim repeats. numpy computes the MinHash signatures from the quotes' stem
+ids, sorts each LSH band into buckets and lists each candidate pair once (``_Bands``, one
+temporary file a band), and counts each pair's stem overlap (``_Stems``); rapidfuzz scores
+the pairs that can still match. Python keeps a few integers per statement (speaker, date
+window, stem ids, union-find) and the conflicting pairs.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +32,8 @@ from ._crossquotes import (
     _STOCK_SHARE,
     QUOTE_MIN_SCORE,
     _score,
+    _stem,
     _stem_hashes,
-    _stems,
     conflict_roots,
     speaker_conflict,
     statement_cluster,
@@ -42,7 +45,6 @@ from ._sqlfolder import Folder
 _NONE = -(2**31)  # an undated statement's window
 _PAIRS = 1 << 18  # candidate pairs scored at a time
 _REPS = 1 << 19  # quotes whose stems are gathered at a time
-_BAND_ROWS = tuple(f"s{r}" for r in range(_LSH_ROWS))  # table bk: i, b (the band), these
 
 
 def statements(check: Folder, drain: Callable[[], None]) -> None:
@@ -52,22 +54,33 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
     spk_ids: dict[str, int] = {}
     # Each quote's stems as ids, one after another (their counts are nst): the candidate
-    # pairs' stem overlap is counted in numpy from these.
+    # pairs' stem overlap is counted in numpy from these. A folded word's stem id is kept
+    # per word (-1: no stem), so a quote's set of ids is one lookup a word.
     stem_ids: dict[str, int] = {}
+    word_ids: dict[str, int] = {}
     flat = array("i")
     schema = pa.schema([("i", pa.int64()), ("folded", pa.string())])
     check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR)")
     buf: dict[str, list[Any]] = {"i": [], "folded": []}
 
     for r in check.rows("SELECT i, speaker, quote, date FROM st ORDER BY i"):
-        spk.append(spk_ids.setdefault(check.names.person(r["speaker"]).key, len(spk_ids)))
+        spk.append(spk_ids.setdefault(check.person_key[r["speaker"]], len(spk_ids)))
         w = parse_window(r["date"])
         w0.append(w[0].toordinal() if w else _NONE)
         w1.append(w[1].toordinal() if w else _NONE)
         f = fold(r["quote"])
-        s = _stems(f)
+        words = f.split()
+        try:
+            s = {word_ids[x] for x in words}
+        except KeyError:  # a word not seen before
+            for x in words:
+                if x not in word_ids:
+                    stem = _stem(x)
+                    word_ids[x] = stem_ids.setdefault(stem, len(stem_ids)) if stem else -1
+            s = {word_ids[x] for x in words}
+        s.discard(-1)
         nst.append(len(s))
-        flat.extend([stem_ids.setdefault(x, len(stem_ids)) for x in s])
+        flat.extend(s)
         buf["i"].append(r["i"])
         buf["folded"].append(f)
         if len(buf["i"]) >= check.batch:
@@ -108,15 +121,14 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         for i in group[1:]:
             if spk[i] == spk[group[0]]:
                 uf.union(group[0], i)
-    # Fuzzy candidates: MinHash LSH over the representatives' stems (numpy), their band
-    # keys grouped in SQL.
+    # Fuzzy candidates: MinHash LSH over the representatives' stems (numpy).
     check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
     names = list(stem_ids)  # ids were handed out in insertion order
-    del stem_ids
+    del stem_ids, word_ids
     stems = _Stems(np.frombuffer(flat, np.int32), np.frombuffer(nst, np.int64))
-    _lsh_buckets(check, stems, names)
+    bands = _lsh_bands(check, stems, names)
     del names
-    for i, j, score in _scored_pairs(check, stems):
+    for i, j, score in _scored_pairs(check, stems, bands):
         compare(i, j, score)
     roots = np.fromiter((uf.find(i) for i in range(n)), np.int64, n)
 
@@ -157,9 +169,9 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         drain()
 
 
-def _lsh_buckets(check: Folder, stems: _Stems, names: list[str]) -> None:
-    """Table ``bk`` (i, b, band rows): each representative quote's MinHash band keys,
-    as ``_crossquotes`` computes them (``names[k]`` is the stem of id ``k``)."""
+def _lsh_bands(check: Folder, stems: _Stems, names: list[str]) -> _Bands:
+    """The MinHash band rows of each representative quote that has a signature, as
+    ``_crossquotes`` computes them (``names[k]`` is the stem of id ``k``), one file a band."""
     reps = check.con.sql("SELECT i FROM reps ORDER BY i").to_arrow_table().column("i").to_numpy()
     cap = max(_STOCK_MIN_DF, int(_STOCK_SHARE * len(reps)))
     chunks = [reps[k : k + _REPS] for k in range(0, len(reps), _REPS)]
@@ -173,28 +185,110 @@ def _lsh_buckets(check: Folder, stems: _Stems, names: list[str]) -> None:
     width = _LSH_BANDS * _LSH_ROWS
     hashes = np.array([_stem_hashes(names[k]) for k in kept.tolist()], np.uint32)
     hashes = hashes.reshape(-1, width)
-    check.con.execute(
-        "CREATE TABLE bk (i BIGINT, b SMALLINT, "
-        + ", ".join(f"{c} UINTEGER" for c in _BAND_ROWS) + ")"
-    )  # fmt: skip
-    schema = pa.schema([("i", pa.int64()), ("b", pa.int16()),
-                        *((c, pa.uint32()) for c in _BAND_ROWS)])  # fmt: skip
-    bands = np.arange(0, width, _LSH_ROWS, dtype=np.int16)
-    for chunk in chunks:
-        owner, _, ids = stems.ids_of(chunk)
-        rows = row[ids]
-        owner, rows = owner[rows >= 0], rows[rows >= 0]  # only signature stems
-        if not len(owner):
-            continue
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        counts = np.diff(np.r_[starts, len(owner)])
-        keep = counts >= 2  # one signature stem is no signature
-        sig = np.minimum.reduceat(hashes[rows], starts, axis=0)[keep]
-        band = sig.reshape(len(sig), _LSH_BANDS, _LSH_ROWS)
-        table = {"i": np.repeat(chunk[owner[starts][keep]], _LSH_BANDS),
-                 "b": np.tile(bands, len(sig))}  # fmt: skip
-        table.update((c, band[:, :, r].ravel()) for r, c in enumerate(_BAND_ROWS))
-        check.insert("bk", pa.table(table, schema=schema))
+    bands = _Bands([check.tmp / f"band{b:02d}.u32" for b in range(_LSH_BANDS)])
+    owners = []
+    with ExitStack() as stack:
+        files = [stack.enter_context(open(f, "wb")) for f in bands.files]
+        for chunk in chunks:
+            owner, _, ids = stems.ids_of(chunk)
+            rows = row[ids]
+            owner, rows = owner[rows >= 0], rows[rows >= 0]  # only signature stems
+            if not len(owner):
+                continue
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            counts = np.diff(np.r_[starts, len(owner)])
+            keep = counts >= 2  # one signature stem is no signature
+            sig = np.minimum.reduceat(hashes[rows], starts, axis=0)[keep]
+            owners.append(chunk[owner[starts][keep]])
+            for b, f in enumerate(files):
+                np.ascontiguousarray(sig[:, b * _LSH_ROWS : (b + 1) * _LSH_ROWS]).tofile(f)
+    bands.quotes = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    return bands
+
+
+class _Bands:
+    """The LSH bands of the quotes ``quotes`` (statement numbers, ascending): band ``b``'s
+    rows in file ``files[b]``, ``len(quotes)`` × _LSH_ROWS uint32. Two quotes are a
+    candidate pair when their rows are equal in some band, and that bucket holds at most
+    _BUCKET_CAP quotes (more is a stock phrase)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+        self.quotes = np.zeros(0, np.int64)
+
+    def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every candidate pair ``(i, j)``, ``i < j``, once: a pair is handed out in the
+        first band that holds it, a slice of the buckets at a time. Once: the band files
+        are removed as they are read."""
+        n = len(self.quotes)
+        # Each quote's bucket in each band so far (-1: alone, or a stock phrase).
+        bucket = np.full((n, _LSH_BANDS), -1, np.int32)
+        for b, path in enumerate(self.files):
+            keys = np.fromfile(path, np.uint32).reshape(n, _LSH_ROWS)
+            path.unlink()
+            order, new = _sorted_rows(keys)
+            del keys
+            start = np.flatnonzero(new)
+            size = np.diff(np.r_[start, n])
+            ok = (size >= 2) & (size <= _BUCKET_CAP)
+            start, size = start[ok], size[ok]
+            group = np.repeat(np.arange(len(start), dtype=np.int32), size)
+            bucket[order[np.repeat(start, size) + _ranks(size)], b] = group
+            # Buckets in slices of about _PAIRS pairs.
+            ends = np.cumsum(size * (size - 1) // 2)
+            cuts = np.searchsorted(ends, np.arange(_PAIRS, ends[-1] if len(ends) else 0, _PAIRS))
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(start)], strict=True):
+                x, y = _within(start[lo:hi], size[lo:hi])
+                x, y = order[x], order[y]
+                if b:  # a pair that shares an earlier band was handed out there
+                    before = bucket[x, :b]
+                    seen = ((before == bucket[y, :b]) & (before >= 0)).any(axis=1)
+                    x, y = x[~seen], y[~seen]
+                i, j = self.quotes[x], self.quotes[y]
+                yield np.minimum(i, j), np.maximum(i, j)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _row_hash(keys: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of ``keys`` (the product wraps around)."""
+    h = np.zeros(len(keys), np.uint64)
+    for c in range(keys.shape[1]):
+        h = (h ^ keys[:, c]) * _MIX
+    return h
+
+
+def _sorted_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the rows of ``keys`` that puts equal rows together, and for each place
+    in it whether its row differs from the one before. Sorted by a hash of each row (a
+    lexicographic sort took five times as long); if two different rows share a hash,
+    sorted exactly."""
+    h = _row_hash(keys)
+    order = np.argsort(h)
+    rows, h = keys[order], h[order]
+    new = np.ones(len(rows), bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    if (new[1:] & (h[1:] == h[:-1])).any():  # a collision: equal rows may lie apart
+        order = np.lexsort(keys.T[::-1])
+        rows = keys[order]
+        new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    return order, new
+
+
+def _ranks(size: np.ndarray) -> np.ndarray:
+    """0, 1, ..., s - 1 for each ``s`` in ``size``, one after another."""
+    ranks: np.ndarray = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    return ranks
+
+
+def _within(start: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions ``(x, y)``, ``x < y``, within each run ``start[g]`` ..
+    ``start[g] + size[g] - 1``."""
+    first = np.repeat(start, size - 1) + _ranks(size - 1)  # each position but a run's last
+    after = np.repeat(start + size, size - 1) - first - 1  # positions after it in its run
+    x = np.repeat(first, after)
+    return x, x + 1 + _ranks(after)
 
 
 class _Stems:
@@ -239,24 +333,18 @@ class _Stems:
         return np.asarray(shared / np.minimum(la, lb), dtype=np.float64)
 
 
-def _scored_pairs(check: Folder, stems: _Stems) -> Iterator[tuple[int, int, float]]:
+def _scored_pairs(check: Folder, stems: _Stems, bands: _Bands,
+                  ) -> Iterator[tuple[int, int, float]]:  # fmt: skip
     """The LSH candidate pairs that can match, with ``_similarity``'s score: the stem
     overlap in numpy (a pair below ``_OVERLAP_FLOOR`` cannot reach ``QUOTE_MIN_SCORE``),
     rapidfuzz's ratio in C for the rest, their texts joined in DuckDB."""
-    keys = ", ".join(["b", *_BAND_ROWS])
     check.con.execute("CREATE TABLE po (i BIGINT, j BIGINT, overlap DOUBLE)")
+    for i, j in bands.pairs():
+        overlap = stems.overlap(i, j)
+        keep = overlap >= _OVERLAP_FLOOR
+        check.insert("po", pa.table({"i": i[keep], "j": j[keep], "overlap": overlap[keep]}))
     cursor = check.con.cursor()
     try:
-        for batch in cursor.sql(f"""
-            WITH ok AS (SELECT {keys} FROM bk GROUP BY ALL HAVING count(*) <= {_BUCKET_CAP}),
-            m AS (SELECT bk.* FROM bk SEMI JOIN ok USING ({keys}))
-            SELECT DISTINCT x.i AS i, y.i AS j FROM m x JOIN m y USING ({keys})
-            WHERE x.i < y.i
-        """).to_arrow_reader(_PAIRS):  # fmt: skip
-            i, j = batch.column("i").to_numpy(), batch.column("j").to_numpy()
-            overlap = stems.overlap(i, j)
-            keep = overlap >= _OVERLAP_FLOOR
-            check.insert("po", pa.table({"i": i[keep], "j": j[keep], "overlap": overlap[keep]}))
         for batch in cursor.sql("""
             SELECT o.i, o.j, o.overlap, a.folded AS fa, c.folded AS fb
             FROM po o JOIN sf a ON a.i = o.i JOIN sf c ON c.i = o.j
