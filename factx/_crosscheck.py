@@ -58,6 +58,10 @@ DATE_SLACK_DAYS = 7  # same participants and place this close: one event, dates 
 _FUZZY_NAMES_CAP = 2000  # distinct treaty names per parties block compared fuzzily
 
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")", re.IGNORECASE)
+# The non-ASCII letters IGNORECASE also takes for i, s and k ("DİENSTAG" matches); casefold
+# alone would not turn them into a weekday's spelling.
+WEEKDAY_LETTERS = {"İ": "i", "ı": "i", "ſ": "s", "K": "k"}
+_WEEKDAY_LETTERS = str.maketrans(WEEKDAY_LETTERS)
 _WEEKDAY_NAMES = WEEKDAY_NAMES
 # "Wang werde später am Tag Putin treffen": the event is on the publication day.
 _SAME_DAY_RE = re.compile(
@@ -164,7 +168,9 @@ def weekday_conflict(date_iso: str | None, date_text: str | None) -> str | None:
     w = parse_window(date_iso)
     if w is None or w[0] != w[1]:
         return None
-    named = {_WEEKDAYS[m.casefold()] for m in _WEEKDAY_RE.findall(date_text)}
+    named = {
+        _WEEKDAYS[m.translate(_WEEKDAY_LETTERS).casefold()] for m in _WEEKDAY_RE.findall(date_text)
+    }
     if not named or w[0].weekday() in named:
         return None
     return _WEEKDAY_NAMES[min(named)]

@@ -23,6 +23,8 @@ import pyarrow as pa
 
 from ._crosscheck import (
     _SEVERITY_ORDER,
+    _WEEKDAY_RE,
+    WEEKDAY_LETTERS,
     _check_weekdays,
     _cyclic_gc_paused,
     _meetings,
@@ -38,7 +40,7 @@ from ._schemas import (
     EntityMerge,
     Finding,
 )
-from ._sqlfolder import Folder
+from ._sqlfolder import Folder, _sql_str
 from ._sqlquotes import statements
 
 _KEY_SEP = "\x1f"  # between the keys of a block (below every character a key holds)
@@ -56,12 +58,19 @@ class _Check(Folder):
     # -- checks ----------------------------------------------------------------------
 
     def weekdays(self, drain: Callable[[], None]) -> None:
+        # Only a date_text that names a weekday can conflict: the rule's own pattern, on the
+        # letters the rule folds. A superset of Python's matches: RE2's ASCII \b lets more
+        # through, not less.
+        named = _sql_str(_WEEKDAY_RE.pattern)
+        odd, plain = (_sql_str("".join(x)) for x in zip(*WEEKDAY_LETTERS.items(), strict=True))
         for table in ("meetings", "statements", "treaties"):
             items = [
                 self.item(table, r)
                 for r in self.rows(f"""
                     SELECT * FROM f_{table}
-                    WHERE (date IS NOT NULL AND date_text IS NOT NULL)
+                    WHERE (date IS NOT NULL AND date_text IS NOT NULL
+                           AND regexp_matches(translate(date_text, {odd}, {plain}),
+                                              {named}, 'i'))
                        OR list_contains(flags, 'weekday_mismatch')
                 """)
             ]

@@ -183,3 +183,25 @@ def test_the_memory_limit_is_split_among_the_processes_that_run(
         check_parquet_to(tmp_path / "out", tmp_path / "report", workers=64)
     assert seen == {"processes": len(_sqlcheck.CHECKS), "share": "400MB"}
     assert not list((tmp_path / "report").glob("factx-findings-*"))  # its temp folder is gone
+
+
+def test_weekday_names_are_found_as_in_memory(tmp_path: Path) -> None:
+    # Monday 2024-03-04 against weekday names as text may spell them: only a named weekday
+    # can conflict, and DuckDB's prefilter must not drop one Python's rule finds (a long
+    # s, a dotless or dotted i).
+    texts = ["am Montag", "am ſamstag", "DİENSTAG früh", "Mittwochabend", "Anfang März",
+             "Äfreitag", "am Freıtag"]  # fmt: skip
+    results = []
+    for k, article in enumerate(r for r in _bench().generate(400) if r.meetings):
+        if k == len(texts):
+            break
+        first = article.meetings[0].model_copy(update={"date": "2024-03-04", "date_text": texts[k]})
+        results.append(article.model_copy(update={"meetings": (first, *article.meetings[1:])}))
+    _write(tmp_path, results)
+
+    def mismatches(findings: tuple[Finding, ...]) -> list[Finding]:
+        return [f for f in findings if f.kind == "weekday_mismatch"]
+
+    expected = mismatches(cross_check(results).findings)
+    assert len(expected) == 4  # ſamstag, DİENSTAG, Mittwoch, Freıtag; Äfreitag is no word
+    assert mismatches(check_parquet(tmp_path).findings) == expected
