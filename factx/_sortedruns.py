@@ -99,6 +99,8 @@ class SortedRuns:
                     writer.write_table(pa.table([pa.concat_arrays(pending)], schema=schema))
                     pending, size = [], 0
             writer.write_table(pa.table([_concat(pending, field.type)], schema=schema))
+        for r in readers:
+            r.file.close()
         return len(run)
 
 

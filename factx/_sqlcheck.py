@@ -62,7 +62,7 @@ class _Check(Folder):
         # letters the rule folds. A superset of Python's matches: RE2's ASCII \b lets more
         # through, not less.
         named = _sql_str(_WEEKDAY_RE.pattern)
-        odd, plain = (_sql_str("".join(x)) for x in zip(*WEEKDAY_LETTERS.items(), strict=True))
+        odd, plain = _sql_str("".join(WEEKDAY_LETTERS)), _sql_str("".join(WEEKDAY_LETTERS.values()))
         for table in ("meetings", "statements", "treaties"):
             items = [
                 self.item(table, r)

@@ -54,10 +54,8 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
     spk, w0, w1, nst = array("q"), array("q"), array("q"), array("q")
     spk_ids: dict[str, int] = {}
     # Each quote's stems as ids, one after another (their counts are nst): the candidate
-    # pairs' stem overlap is counted in numpy from these. A folded word's stem id is kept
-    # per word (-1: no stem), so a quote's set of ids is one lookup a word.
-    stem_ids: dict[str, int] = {}
-    word_ids: dict[str, int] = {}
+    # pairs' stem overlap is counted in numpy from these.
+    word_ids = _StemIds()
     flat = array("i")
     schema = pa.schema([("i", pa.int64()), ("folded", pa.string())])
     check.con.execute("CREATE TABLE sf (i BIGINT, folded VARCHAR)")
@@ -69,15 +67,7 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
         w0.append(w[0].toordinal() if w else _NONE)
         w1.append(w[1].toordinal() if w else _NONE)
         f = fold(r["quote"])
-        words = f.split()
-        try:
-            s = {word_ids[x] for x in words}
-        except KeyError:  # a word not seen before
-            for x in words:
-                if x not in word_ids:
-                    stem = _stem(x)
-                    word_ids[x] = stem_ids.setdefault(stem, len(stem_ids)) if stem else -1
-            s = {word_ids[x] for x in words}
+        s = {word_ids[x] for x in f.split()}
         s.discard(-1)
         nst.append(len(s))
         flat.extend(s)
@@ -123,8 +113,8 @@ def statements(check: Folder, drain: Callable[[], None]) -> None:
                 uf.union(group[0], i)
     # Fuzzy candidates: MinHash LSH over the representatives' stems (numpy).
     check.con.execute("CREATE TABLE reps AS SELECT min(i) AS i FROM sf GROUP BY folded")
-    names = list(stem_ids)  # ids were handed out in insertion order
-    del stem_ids, word_ids
+    names = list(word_ids.stems)  # ids were handed out in insertion order
+    del word_ids
     stems = _Stems(np.frombuffer(flat, np.int32), np.frombuffer(nst, np.int64))
     bands = _lsh_bands(check, stems, names)
     del names
@@ -185,10 +175,10 @@ def _lsh_bands(check: Folder, stems: _Stems, names: list[str]) -> _Bands:
     width = _LSH_BANDS * _LSH_ROWS
     hashes = np.array([_stem_hashes(names[k]) for k in kept.tolist()], np.uint32)
     hashes = hashes.reshape(-1, width)
-    bands = _Bands([check.tmp / f"band{b:02d}.u32" for b in range(_LSH_BANDS)])
+    paths = [check.tmp / f"band{b:02d}.u32" for b in range(_LSH_BANDS)]
     owners = []
     with ExitStack() as stack:
-        files = [stack.enter_context(open(f, "wb")) for f in bands.files]
+        files = [stack.enter_context(open(f, "wb")) for f in paths]
         for chunk in chunks:
             owner, _, ids = stems.ids_of(chunk)
             rows = row[ids]
@@ -202,8 +192,22 @@ def _lsh_bands(check: Folder, stems: _Stems, names: list[str]) -> _Bands:
             owners.append(chunk[owner[starts][keep]])
             for b, f in enumerate(files):
                 np.ascontiguousarray(sig[:, b * _LSH_ROWS : (b + 1) * _LSH_ROWS]).tofile(f)
-    bands.quotes = np.concatenate(owners) if owners else np.zeros(0, np.int64)
-    return bands
+    return _Bands(paths, np.concatenate(owners) if owners else np.zeros(0, np.int64))
+
+
+class _StemIds(dict[str, int]):
+    """A folded word's stem id, handed out when the word is first looked up (-1: the word
+    has no stem), so a quote's set of stem ids is one lookup a word; ``stems`` maps each
+    stem to its id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stems: dict[str, int] = {}
+
+    def __missing__(self, word: str) -> int:
+        stem = _stem(word)
+        self[word] = k = self.stems.setdefault(stem, len(self.stems)) if stem else -1
+        return k
 
 
 class _Bands:
@@ -212,9 +216,8 @@ class _Bands:
     candidate pair when their rows are equal in some band, and that bucket holds at most
     _BUCKET_CAP quotes (more is a stock phrase)."""
 
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
-        self.quotes = np.zeros(0, np.int64)
+    def __init__(self, files: list[Path], quotes: np.ndarray) -> None:
+        self.files, self.quotes = files, quotes
 
     def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every candidate pair ``(i, j)``, ``i < j``, once: a pair is handed out in the
@@ -316,7 +319,7 @@ class _Stems:
         in ``rows`` it belongs to and its position in that quote."""
         lens = self.counts[rows] if limit is None else np.minimum(self.counts[rows], limit)
         owner = np.repeat(np.arange(len(rows)), lens)
-        col = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        col = _ranks(lens)
         return owner, col, self.flat[np.repeat(self.start[rows], lens) + col]
 
     def _set(self, i: int) -> set[int]:

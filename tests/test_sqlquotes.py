@@ -41,11 +41,10 @@ def test_a_quote_compared_with_itself_overlaps_fully_and_padding_never_matches()
 
 def _bands(tmp_path: Path, rows: np.ndarray, quotes: np.ndarray) -> _Bands:
     """Band files of ``rows`` (quotes × bands × rows per band)."""
-    bands = _Bands([tmp_path / f"b{b}" for b in range(_LSH_BANDS)])
-    for b, path in enumerate(bands.files):
+    files = [tmp_path / f"b{b}" for b in range(_LSH_BANDS)]
+    for b, path in enumerate(files):
         np.ascontiguousarray(rows[:, b, :], np.uint32).tofile(path)
-    bands.quotes = quotes
-    return bands
+    return _Bands(files, quotes)
 
 
 def _brute_pairs(rows: np.ndarray, quotes: np.ndarray) -> set[tuple[int, int]]:
