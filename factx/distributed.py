@@ -8,7 +8,9 @@
 
 ``extract_dataset`` gives one row per article (its ``ArticleFacts`` as JSON, its cache key,
 status and calls); ``write_parquet`` writes them in factx's Parquet layout (one table per
-fact type and one of articles), which ``factx check DIR`` reads.
+fact type and one of articles), which ``factx check DIR`` reads. With ``out="out/"``,
+``extract_dataset``'s actors write that layout themselves and give back only key, status
+and calls (what ``factx extract --engine ray`` does).
 """
 
 from ._distributed import (

@@ -168,6 +168,29 @@ def test_killed_actor_every_article_exactly_once(ray_cluster: None, tmp_path: Pa
     assert len({r.article_id for r in results}) == n
 
 
+def test_library_results_then_write_equals_writing_in_the_actors(
+    ray_cluster: None, replay: ReplayServer, tmp_path: Path
+) -> None:
+    """A pipeline that takes the result rows and writes them later (``write_parquet``)
+    ends with the same files' content as actors that write their own parts (``out=``)."""
+    import ray
+
+    from factx._distributed import RESULT_SCHEMA, extract_dataset, write_parquet
+
+    rows = articles(10)
+    settings = _settings(replay.base_url, tmp_path)
+    results = extract_dataset(ray.data.from_items(rows), settings)
+    assert results.schema().names == RESULT_SCHEMA.names
+    summaries = write_parquet(results, tmp_path / "later").take_all()
+    direct = extract_dataset(ray.data.from_items(rows), settings, out=tmp_path / "direct")
+    assert sorted(r["cache_key"] for r in direct.take_all()) == sorted(
+        r["cache_key"] for r in summaries
+    )
+    later, written = read_results(tmp_path / "later"), read_results(tmp_path / "direct")
+    assert len(later) == 10 and all(r.status == "ok" for r in later)
+    assert _facts(later) == _facts(written)
+
+
 def test_cli_engine_ray(ray_cluster: None, replay: ReplayServer, tmp_path: Path) -> None:
     src = _folder(tmp_path, 12)
     args = ["extract", str(src), "--engine", "ray", "--out", str(tmp_path / "out"),
