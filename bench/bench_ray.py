@@ -12,7 +12,10 @@ article asks its questions. A local Ray cluster of 2 CPUs (this machine) is star
 
 scaling: for each actor count, ``factx.distributed.run`` over ``40 x actors`` articles
 (at least 40) into a fresh folder; articles/min over the whole run (actors' start included)
-and over the steady state (from the result at 20 % of the run to the one at 80 %).
+and over the steady state (from the result at 20 % of the run to the one at 80 %; and the
+same from the endpoint's answers, converted to articles by the run's calls per article),
+against one actor's rate times the actors and against the delay's bound (each actor asks
+one question at a time, so at most ``actors x 60 / (delay x calls per article)``).
 overhead: the same 200 articles, no delay: ``factx extract --out DIR`` in this process
 (Pipeline, one thread) vs a Ray run with 1 actor: with the cluster's start, without it
 (the first dataset on the new cluster), and a second run on the same cluster.
@@ -65,9 +68,10 @@ def _folder(tmp: Path, n: int) -> Path:
 
 
 def _steady(stamps: list[float]) -> float:
-    """Articles per minute between the results at 20 % and at 80 % of the run: the actors'
-    staggered start and the last actors' tail left out. The results reach the driver in
-    bursts, so first-to-last swung by 1.7x between two runs of the same 8 actors."""
+    """Events per minute between the one at 20 % and the one at 80 % of the run: the
+    actors' staggered start and the last actors' tail left out. Results reach the driver in
+    bursts, so first-to-last swung by 1.7x between two runs of the same 8 actors; the
+    endpoint's answers do not come in bursts."""
     if len(stamps) < 5:
         return 0.0
     lo, hi = int(0.2 * (len(stamps) - 1)), int(0.8 * (len(stamps) - 1))
@@ -89,21 +93,25 @@ def scaling(actor_counts: list[int], delay: float, actor_cpus: float) -> list[di
             def stamp(key: str, outcome: str, stamps: list[float] = stamps) -> None:
                 stamps.append(time.perf_counter())
 
-            calls0 = server.calls
+            calls0, answered0 = server.calls, len(server.answered)
             t0 = time.perf_counter()
             summary = run(src, tmp / f"out-{actors}", settings, actors=actors,
                           actor_cpus=actor_cpus, on_result=stamp)  # fmt: skip
             wall = time.perf_counter() - t0
             steady = _steady(stamps)
+            calls = server.calls - calls0
+            # The endpoint's own count: answers are sent one by one, not in bursts.
+            at_endpoint = _steady(server.answered[answered0:]) * n / calls if calls else 0.0
             row = {
                 "actors": actors,
                 "articles": n,
                 "extracted": summary.extracted,
                 "failed": summary.failed,
-                "llm_calls": server.calls - calls0,
+                "llm_calls": calls,
                 "seconds": round(wall, 1),
                 "articles_per_min": round(n / wall * 60, 1),
                 "steady_articles_per_min": round(steady, 1),
+                "steady_at_endpoint_articles_per_min": round(at_endpoint, 1),
             }
             from factx._parquet import read_results
 
@@ -116,8 +124,15 @@ def scaling(actor_counts: list[int], delay: float, actor_cpus: float) -> list[di
             print(json.dumps(row), file=sys.stderr)
         assert not server.misses, "the replay server was asked something not recorded"
     base = rows[0]["steady_articles_per_min"] / rows[0]["actors"]
+    base_end = rows[0]["steady_at_endpoint_articles_per_min"] / rows[0]["actors"]
     for r in rows:
         r["x_linear_steady"] = round(r["steady_articles_per_min"] / (base * r["actors"]), 2)
+        end = r["steady_at_endpoint_articles_per_min"]
+        r["x_linear_at_endpoint"] = round(end / (base_end * r["actors"]), 2)
+        # No run can beat the endpoint's delay: each actor asks one question at a time.
+        bound = r["actors"] * 60 / (delay * r["llm_calls"] / r["articles"]) if delay else 0.0
+        r["delay_bound_articles_per_min"] = round(bound, 1)
+        r["x_delay_bound_at_endpoint"] = round(end / bound, 2) if bound else None
     return rows
 
 

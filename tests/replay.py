@@ -69,6 +69,7 @@ class ReplayServer:
         self.answers = answers if answers is not None else load_answers()
         self.delay = delay
         self.calls = 0
+        self.answered: list[float] = []  # perf_counter() of each answer sent
         self.misses: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -101,6 +102,8 @@ class ReplayServer:
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                with server._lock:
+                    server.answered.append(time.perf_counter())
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
