@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
-
-import instructor
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._client import LLM, Interrupted, make_client
 from ._errors import InputError, MetadataError, ServerStartError, StoreError
@@ -37,6 +35,9 @@ from ._read import read_document, read_text_document
 from ._schemas import SCHEMA_VERSION, ArticleError, ArticleFacts, Document, Source
 from ._settings import Settings
 from ._store import Store, cache_key
+
+if TYPE_CHECKING:
+    import instructor
 
 Outcome = Literal["extracted", "partial", "cached", "failed"]
 

@@ -21,12 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import httpx
-import instructor
-import openai
-from instructor.core import InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     RetryCallState,
@@ -44,6 +41,10 @@ from ._errors import (
     TransportError,
 )
 from ._settings import Settings
+
+if TYPE_CHECKING:
+    import instructor
+    import openai
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -234,6 +235,11 @@ def make_client(
     ``transport`` replaces the plain HTTP transport under the schema-format fallback, e.g.
     ``httpx.MockTransport`` or a proxy-aware transport from the calling pipeline.
     """
+    # openai and instructor are imported by the first client (1.2 s): factx check, the
+    # service's front and the check workers never call a model.
+    import instructor
+    import openai
+
     client = openai.OpenAI(
         base_url=base_url,
         api_key=settings.api_key or _PLACEHOLDER_KEY,
@@ -258,6 +264,8 @@ def make_client(
 
 def _transport_cause(exc: BaseException) -> BaseException | None:
     """The openai/httpx transport error behind ``exc``, if that is what it is."""
+    import openai
+
     seen: set[int] = set()
     cur: BaseException | None = exc
     found: BaseException | None = None
@@ -276,6 +284,8 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
 
 
 def _rejection(exc: BaseException) -> openai.APIStatusError | None:
+    import openai
+
     cur: BaseException | None = exc
     while cur is not None:
         if isinstance(cur, openai.APIStatusError):
@@ -286,6 +296,8 @@ def _rejection(exc: BaseException) -> openai.APIStatusError | None:
 
 def _retry_after(exc: BaseException | None) -> float | None:
     """Seconds the server asked us to wait (delta or HTTP date), capped at ``RETRY_AFTER_CAP``."""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     value = exc.response.headers.get("retry-after", "").strip()
@@ -804,6 +816,8 @@ class LLM:
     def _create(
         self, response_model: type[T], messages: list[dict[str, str]], max_tokens: int
     ) -> T:
+        from instructor.core import InstructorRetryException
+
         remaining = self.settings.token_budget - self.stats.tokens
         if remaining <= 0:
             raise BudgetExceededError(
