@@ -235,8 +235,8 @@ def make_client(
     ``transport`` replaces the plain HTTP transport under the schema-format fallback, e.g.
     ``httpx.MockTransport`` or a proxy-aware transport from the calling pipeline.
     """
-    # openai and instructor are imported by the first client (1.2 s): factx check, the
-    # service's front and the check workers never call a model.
+    # openai and instructor are imported by the first client (1.2 s): factx check and its
+    # worker processes never call a model.
     import instructor
     import openai
 

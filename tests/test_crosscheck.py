@@ -347,6 +347,7 @@ def test_parse_window() -> None:
 def test_weekday_conflict_helper() -> None:
     assert weekday_conflict("2023-02-21", "Dienstag, 21. Februar") is None
     assert weekday_conflict("2023-02-21", "Donnerstag") == "Donnerstag"
+    assert weekday_conflict("2023-02", "Donnerstag") is None  # no day to check
 
 
 @pytest.mark.parametrize(("text", "named"), [
@@ -356,7 +357,6 @@ def test_weekday_names_with_letters_ignorecase_also_matches(text: str, named: st
     # re.IGNORECASE takes İ and ı for i and ſ for s; casefold alone left "di̇enstag", which
     # is no weekday's spelling (the check raised KeyError).
     assert weekday_conflict("2023-02-21", text) == named
-    assert weekday_conflict("2023-02", "Donnerstag") is None  # no day to check
 
 
 def test_quote_similarity_separates_translations_from_other_quotes() -> None:
