@@ -245,8 +245,8 @@ VISIT_NOUNS = (
     "Gespräch", "Besuch", "Staatsbesuch", "Arbeitsbesuch", "Visite", "Verhandlungen",
     "Konsultationen", "Zusammenkunft", "Reise",
 )  # fmt: skip
-# Side by side with one's counterpart is meeting them: "auf einer Pressekonferenz mit seinem
-# chinesischen Amtskollegen Wang Yi". Only after "mit" and a possessive ("kritisierte seinen
+# Side by side with one's counterpart is meeting them: "vor der Presse mit ihrem
+# indischen Amtskollegen". Only after "mit" and a possessive ("kritisierte seinen
 # Amtskollegen" is no meeting).
 COUNTERPART_NOUNS = ("Amtskollegen", "Amtskollegin", "Amtskolleginnen", "Gegenüber")
 WITH_ONES = ("mit seinem", "mit seiner", "mit ihrem", "mit ihrer", "mit seinen", "mit ihren")

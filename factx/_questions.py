@@ -257,7 +257,7 @@ def _meeting(
         # "Putin und Xi würden sich im Juni treffen, sagte Lawrow": who reports a
         # meeting is not one of those who meet.
         in_sentence = [p for p in in_sentence if not rules.reports(s.text, p)]
-    # "traf sich Lawrow am Dienstag auch mit Xi": a meeting verb and exactly two people
+    # "traf sich die Ministerin am Montag auch mit Modi": a meeting verb and exactly two people
     # in one sentence is a meeting, and those two met. The 1.5B model said "no" to such
     # sentences and swapped participants for people from the context.
     sure = len(in_sentence) == 2 and bool(rules.MET.search(s.text))

@@ -360,9 +360,9 @@ def test_weekday_names_with_letters_ignorecase_also_matches(text: str, named: st
 
 
 def test_quote_similarity_separates_translations_from_other_quotes() -> None:
-    a = "Sie sind felsenfest und werden jedem Test in einer sich ändernden Situation standhalten"
-    b = "Sie sind ausgereift, felsenfest und werden den Test der sich ändernden Situation bestehen"
-    c = "Wir haben das gemeinsame Ziel, die Sicherheit in Eurasien zu erhöhen"
+    a = "Unsere Bande sind stabil und werden jeder Prüfung in einer unruhigen Zeit standhalten"
+    b = "Unsere Bande sind gereift, stabil und werden die Prüfung der unruhigen Zeit bestehen"
+    c = "Wir wollen gemeinsam die Versorgung mit Energie in der Region sichern"
     assert quote_similarity(a, b) >= 0.6 > quote_similarity(a, c)
 
 

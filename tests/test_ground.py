@@ -11,7 +11,7 @@ ARTICLE = (
     "Moskau – Der russische Außenminister Sergej Lawrow hat am Dienstag in Peking\n"
     "seinen Amtskollegen Wang Yi getroffen. „Unsere Beziehungen sind so stabil wie nie "
     "zuvor“, sagte Lawrow nach dem Gespräch.\n"
-    "Der Handel zwischen beiden Ländern erreichte im vergangenen Jahr einen Rekordwert "
+    "Der Handel zwischen beiden Ländern stieg im vergangenen Jahr auf einen Rekordwert "
     "von 240 Milliarden US-Dollar – mehr als je zuvor.\n"
     "Wang betonte, China sei „bereit, die strategische Zusammenarbeit mit Russland weiter "
     "zu vertiefen“.\n"
@@ -75,9 +75,9 @@ CASES: list[tuple[str, str, str | None]] = [
         "Unsere Beziehungen sind so stabil wie nie zuvor",
     ),
     (
-        "Der Handel zwischen den beiden Ländern erreichte im vergangenen Jahr einen Rekord",
+        "Der Handel zwischen den beiden Ländern stieg im vergangenen Jahr auf einen Rekord",
         "fuzzy",
-        "Der Handel zwischen beiden Ländern erreichte im vergangenen Jahr einen Rekordwert",
+        "Der Handel zwischen beiden Ländern stieg im vergangenen Jahr auf einen Rekordwert",
     ),
     (
         "Die beiden Minister redeten auch über die Lage in der Ukraine",

@@ -15,7 +15,7 @@ AMOUNTS: list[tuple[str, int | float, str | None, str | None, bool]] = [
     ("240 Milliarden US-Dollar", 240_000_000_000, "USD", None, False),
     ("auf insgesamt 240 Milliarden US-Dollar", 240_000_000_000, "USD", None, False),
     ("einen Rekordwert von 240 Milliarden US-Dollar", 240_000_000_000, "USD", None, False),
-    ("den neuen Höchstwert von 218,2 Milliarden US-Dollar", 218_200_000_000, "USD", None, False),
+    ("einen neuen Höchststand von 218,2 Milliarden US-Dollar", 218_200_000_000, "USD", None, False),
     # German decimal and grouping
     ("1.234,5 Millionen Euro", 1_234_500_000, "EUR", None, False),
     ("3 000 Euro", 3000, "EUR", None, False),
