@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -43,6 +43,35 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Gated(_Answer):
+    """An answer that opens with a yes/no ``gate``: a "no" is the gate alone
+    (``{"is_meeting":false}``), a "yes" the whole object as before.
+
+    The small model wrote every field after a "no" too (38–55 tokens of names and places
+    for a meeting it had just denied), and generating is what a call costs most on a CPU.
+    Up to the gate's value both branches allow the same tokens, so the model's yes or no
+    is the one it gave before; only what follows a "no" is cut.
+    """
+
+    gate: ClassVar[str]
+    yes_requires: ClassVar[tuple[str, ...]] = ()  # required after a "yes"
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        full = super().model_json_schema(*args, **kwargs)
+        props = dict(full["properties"])
+        props[cls.gate] = {**props[cls.gate], "const": True}
+        need = {cls.gate, *cls.yes_requires}
+        yes = {**full, "properties": props, "required": [k for k in props if k in need]}
+        no = {
+            "type": "object",
+            "properties": {cls.gate: {"type": "boolean", "const": False}},
+            "required": [cls.gate],
+            "additionalProperties": False,
+        }
+        return {"title": full["title"], "type": "object", "anyOf": [yes, no]}
+
+
 def _choice(values: Sequence[str]) -> Any:
     """A Literal over ``values``: llama.cpp turns it into a grammar the model cannot leave."""
     return Literal[tuple(dict.fromkeys(values))]
@@ -56,22 +85,39 @@ def speaker_model(people: tuple[str, ...]) -> type[_Answer]:
     return create_model("SpeakerAnswer", __base__=_Answer, **fields)
 
 
-class TradeAnswer(_Answer):
+class TradeAnswer(_Gated):
+    gate = "is_trade_figure"
+    yes_requires = ("metric",)
+
     is_trade_figure: bool
-    metric: Literal["bilateral trade volume", "exports", "imports", "other"]
+    metric: Literal["bilateral trade volume", "exports", "imports", "other"] = "other"
+
+
+class _MeetingGate(_Gated):
+    gate = "is_meeting"
+    yes_requires = ("location",)
+
+
+class _TreatyGate(_Gated):
+    gate = "is_agreement"
 
 
 @functools.lru_cache(maxsize=256)
-def meeting_model(people: tuple[str, ...], places: tuple[str, ...]) -> type[_Answer]:
+def meeting_model(
+    people: tuple[str, ...], places: tuple[str, ...], *, gated: bool = True
+) -> type[_Answer]:
+    """``gated=False`` where the words already make it a meeting: a "no" is then overruled,
+    and its place and tense are still wanted."""
     person: Any = _choice(people) if people else str
     fields: dict[str, Any] = {
         "is_meeting": (bool, ...),
         "participants": (list[person], Field(default_factory=list, max_length=4)),
-        # Required, so a small model cannot skip it; the kind comes from cue words instead.
-        "location": (_choice([*places, "none"]), ...),
+        # Required (after a "yes" where gated), so a small model cannot skip it; the kind
+        # comes from cue words instead.
+        "location": (_choice([*places, "none"]), "none" if gated else ...),
         "status": (Literal["held", "planned"], "held"),
     }
-    return create_model("MeetingAnswer", __base__=_Answer, **fields)
+    return create_model("MeetingAnswer", __base__=_MeetingGate if gated else _Answer, **fields)
 
 
 @functools.lru_cache(maxsize=256)
@@ -86,7 +132,7 @@ def treaty_model(countries: tuple[str, ...]) -> type[_Answer]:
             "signed",
         ),
     }
-    return create_model("TreatyAnswer", __base__=_Answer, **fields)
+    return create_model("TreatyAnswer", __base__=_TreatyGate, **fields)
 
 
 # ---------------------------------------------------------------------------- strategy
@@ -243,15 +289,6 @@ def _meeting(
     # named near the sentence no answer could make a meeting, so do not ask.
     if not named:
         return
-    places = places_in(doc.text)
-    prompt = prompts.render(
-        "meeting",
-        before=_before(doc.text, ctx, s),
-        sentence=clip(s.text, 400),
-        people=", ".join(people),
-        places=", ".join(places) or "none",
-    )
-    ans = ask(meeting_model(tuple(people), tuple(places)), prompt, "meeting")
     in_sentence = mentions(s.text, people)
     if len(in_sentence) > 2:
         # "Putin und Xi würden sich im Juni treffen, sagte Lawrow": who reports a
@@ -261,6 +298,16 @@ def _meeting(
     # in one sentence is a meeting, and those two met. The 1.5B model said "no" to such
     # sentences and swapped participants for people from the context.
     sure = len(in_sentence) == 2 and bool(rules.MET.search(s.text))
+    places = places_in(doc.text)
+    prompt = prompts.render(
+        "meeting",
+        before=_before(doc.text, ctx, s),
+        sentence=clip(s.text, 400),
+        people=", ".join(people),
+        places=", ".join(places) or "none",
+    )
+    model = meeting_model(tuple(people), tuple(places), gated=not sure)
+    ans = ask(model, prompt, "meeting")
     if not sure and (ans is None or not ans.is_meeting):
         return
     participants = (

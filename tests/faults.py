@@ -411,6 +411,8 @@ def obedient_answer(body: dict[str, Any], *, keep_schema: bool = True) -> str:
     enums too (a server without grammar-constrained decoding)."""
     rf = body.get("response_format") or {}
     schema = rf.get("schema") or (rf.get("json_schema") or {}).get("schema") or {}
+    if "anyOf" in schema:  # a yes/no question: the obedient model takes the "yes" branch
+        schema = next(b for b in schema["anyOf"] if len(b.get("properties") or {}) > 1)
     answer: dict[str, Any] = {}
     for name, prop in (schema.get("properties") or {}).items():
         answer[name] = _hostile_value(name, prop, keep_schema)
@@ -420,6 +422,8 @@ def obedient_answer(body: dict[str, Any], *, keep_schema: bool = True) -> str:
 def _hostile_value(name: str, prop: dict[str, Any], keep_schema: bool) -> Any:
     kind = prop.get("type")
     enum = prop.get("enum")
+    if "const" in prop:
+        return prop["const"]
     if enum is not None:
         if not keep_schema or "Mars" in enum:
             return "Mars"

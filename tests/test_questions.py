@@ -10,10 +10,13 @@ from datetime import date
 import httpx
 import instructor
 import openai
+import pytest
+from pydantic import BaseModel
 
 from factx import Settings
 from factx._client import LLM, SchemaFormatTransport
 from factx._extract import Extractor
+from factx._questions import TradeAnswer, meeting_model, treaty_model
 from factx._read import read_text_document
 from factx._rules import kind as _kind
 
@@ -37,9 +40,12 @@ CARELESS = {
         "status": "held",
     },
     "SpeakerAnswer": {"speaker": "unknown"},
-    "TreatyAnswer": {"is_agreement": False, "name": "", "parties": [], "status": "signed"},
-    "TradeAnswer": {"is_trade_figure": False, "metric": "other"},
+    "TreatyAnswer": {"is_agreement": False},
+    "TradeAnswer": {"is_trade_figure": False},
 }
+
+
+GATED = ("MeetingAnswer", "TreatyAnswer", "TradeAnswer")
 
 
 def _completion(content: str) -> dict[str, object]:
@@ -61,9 +67,14 @@ def _extract(
     def handler(r: httpx.Request) -> httpx.Response:
         body = json.loads(r.content)
         rf = body["response_format"]
-        title = (rf.get("schema") or rf["json_schema"]["schema"])["title"]
+        schema = rf.get("schema") or rf["json_schema"]["schema"]
+        title = schema["title"]
         asked[title] += 1
-        return httpx.Response(200, json=_completion(json.dumps(answers[title])))
+        answer = answers[title]
+        if title in GATED and "anyOf" not in schema:
+            asked[f"{title} without gate"] += 1
+            answer = answers.get(f"{title} without gate", answer)
+        return httpx.Response(200, json=_completion(json.dumps(answer)))
 
     http = httpx.Client(transport=SchemaFormatTransport(httpx.MockTransport(handler)))
     client = openai.OpenAI(base_url="http://test/v1", api_key="k", max_retries=0, http_client=http)  # type: ignore[arg-type]
@@ -100,6 +111,65 @@ def test_a_meeting_cue_with_nobody_in_sight_is_not_asked() -> None:
     assert len(facts.meetings) == 2  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        meeting_model(("Wladimir Putin", "Wang Yi"), ("Moskau", "Peking")),
+        treaty_model(("Russland", "China")),
+        TradeAnswer,
+    ],
+    ids=["meeting", "treaty", "trade"],
+)
+def test_after_a_no_the_model_writes_nothing_more(answer: type[BaseModel]) -> None:
+    gate: str = answer.gate  # type: ignore[attr-defined]
+    plain = BaseModel.model_json_schema.__func__(answer)  # type: ignore[attr-defined]
+    schema = answer.model_json_schema()
+    yes, no = schema["anyOf"]
+    assert schema["title"] == plain["title"] and schema["type"] == "object"
+    # A "no" is the gate alone and parses into the answer's defaults.
+    assert no["properties"] == {gate: {"type": "boolean", "const": False}}
+    assert no["required"] == [gate] and no["additionalProperties"] is False
+    assert getattr(answer.model_validate_json(json.dumps({gate: False})), gate) is False
+    # A "yes" is the whole object, with what a small model must not skip still required.
+    assert yes["properties"][gate]["const"] is True
+    assert list(yes["properties"]) == list(plain["properties"])
+    assert all(yes["properties"][k] == v for k, v in plain["properties"].items() if k != gate)
+    assert yes["required"] == [gate, *answer.yes_requires]  # type: ignore[attr-defined]
+
+
+# Written for this test: a meeting the words settle, and one they leave to the model.
+SETTLED_AND_OPEN = (
+    "Wladimir Putin traf Xi Jinping am Montag in Moskau. "
+    "Sergej Lawrow sprach danach über den Besuch."
+)
+
+
+def test_where_the_words_overrule_a_no_the_place_of_the_no_is_kept() -> None:
+    answers = {
+        **CARELESS,
+        "MeetingAnswer": {"is_meeting": False},
+        "MeetingAnswer without gate": {"is_meeting": False, "participants": [],
+                                       "location": "Moskau", "status": "held"},
+    }  # fmt: skip
+    facts, asked = _extract(answers, text=SETTLED_AND_OPEN, published=date(2024, 3, 5))
+    # Two questions: the settled meeting's without the gate, the open one's with it.
+    assert (asked["MeetingAnswer"], asked["MeetingAnswer without gate"]) == (2, 1)
+    (m,) = facts.meetings  # type: ignore[attr-defined]
+    assert (set(m.participants), m.location) == ({"Wladimir Putin", "Xi Jinping"}, "Moskau")
+
+
+def test_llama_cpp_builds_a_grammar_with_both_branches() -> None:
+    grammar = pytest.importorskip(
+        "llama_cpp.llama_grammar", reason="llama.cpp is the `local` extra, not installed here"
+    )
+    # llama-cpp-python falls back to "any JSON" when a schema does not convert: it must.
+    schema = meeting_model(("Wladimir Putin", "Wang Yi"), ("Moskau",)).model_json_schema()
+    gbnf = grammar.json_schema_to_gbnf(json.dumps(schema))
+    grammar.LlamaGrammar.from_string(gbnf, verbose=False)
+    assert 'alternative-1-is-meeting ::= "false"' in gbnf
+    assert 'alternative-0-is-meeting ::= "true"' in gbnf
+
+
 def test_meeting_kind_cues() -> None:
     assert _kind("Die beiden sprachen während eines einstündigen Telefongesprächs.") == "phone"
     assert _kind("Im März hielten Scholz und Modi ein virtuelles Treffen ab.") == "video"
@@ -107,8 +177,7 @@ def test_meeting_kind_cues() -> None:
 
 
 def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
-    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False, "participants": [],
-                                        "location": "none", "status": "held"}}  # fmt: skip
+    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False}}  # a "no" is the gate alone
     facts, _ = _extract(no)
     # "telefonierten" and "empfing" each between exactly two named people.
     assert sorted(m.kind for m in facts.meetings) == ["in_person", "phone"]  # type: ignore[attr-defined]
@@ -123,8 +192,7 @@ SUMMITS = (
 
 
 def test_who_reports_a_meeting_is_not_a_participant_and_each_date_is_a_meeting() -> None:
-    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False, "participants": [],
-                                        "location": "none", "status": "held"}}  # fmt: skip
+    no = {**CARELESS, "MeetingAnswer": {"is_meeting": False}}  # a "no" is the gate alone
     facts, _ = _extract(no, text=SUMMITS, published=date(2024, 4, 9))
     meetings = facts.meetings  # type: ignore[attr-defined]
     assert [(set(m.participants), m.date, m.status) for m in meetings] == [
