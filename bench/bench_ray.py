@@ -18,7 +18,9 @@ against one actor's rate times the actors and against the delay's bound (each ac
 one question at a time, so at most ``actors x 60 / (delay x calls per article)``).
 overhead: the same 200 articles, no delay: ``factx extract --out DIR`` in this process
 (Pipeline, one thread) vs a Ray run with 1 actor: with the cluster's start, without it
-(the first dataset on the new cluster), and a second run on the same cluster.
+(the first dataset on the new cluster), and a second run on the same cluster. Then Ray
+Data's own floor: the same rows, batches and single actor through an actor that returns
+each batch as it is, on that cluster, and as the first dataset of another new cluster.
 """
 
 from __future__ import annotations
@@ -136,6 +138,30 @@ def scaling(actor_counts: list[int], delay: float, actor_cpus: float) -> list[di
     return rows
 
 
+class _AsIs:
+    """An actor that does no work: what Ray Data's actor pool costs by itself."""
+
+    def __call__(self, batch: Any) -> Any:
+        return batch
+
+
+def _floor(src: Path, n: int) -> float:
+    """Seconds for ``run``'s dataset shape (rows, blocks, batch size, one actor) through
+    ``_AsIs``: Ray Data's planning, the actor's start and the hand-overs."""
+    import ray
+
+    from factx._distributed import _batch_size, read_source
+
+    t0 = time.perf_counter()
+    ds = read_source(src, blocks=8)
+    total = ds.count()
+    out = ds.map_batches(_AsIs, batch_format="pyarrow", batch_size=_batch_size(total, 1),
+                         compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0.25)  # fmt: skip
+    rows = sum(b.num_rows for b in out.iter_batches(batch_format="pyarrow", batch_size=None))
+    assert rows == n, rows
+    return time.perf_counter() - t0
+
+
 def overhead(n: int) -> dict[str, Any]:
     import ray
     from click.testing import CliRunner
@@ -166,6 +192,10 @@ def overhead(n: int) -> dict[str, Any]:
         warm = time.perf_counter() - done
         assert again.extracted == n, again
         assert not server.misses
+        floor_warm = _floor(src, n)
+        ray.shutdown()
+        init_ray(num_cpus=2)
+        floor_new = _floor(src, n)
     return {
         "articles": n,
         "local_seconds": round(local, 1),
@@ -175,6 +205,8 @@ def overhead(n: int) -> dict[str, Any]:
         "ratio_with_cluster_start": round((done - t0) / local, 2),
         "ratio_new_cluster": round((done - started) / local, 2),
         "ratio_second_run": round(warm / local, 2),
+        "ray_data_floor_seconds_new_cluster": round(floor_new, 2),
+        "ray_data_floor_seconds_second_run": round(floor_warm, 2),
     }
 
 
