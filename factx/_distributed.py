@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,15 +110,23 @@ class _Done:
         return row
 
 
+# Answers an actor keeps between batches: a few MB (an answer is a few hundred bytes).
+_ACTOR_ANSWERS = 20_000
+
+
 class _ExtractActor:
     """One Pipeline per actor; ``__call__`` extracts one batch of rows and, given ``out``,
-    writes them there as one part."""
+    writes them there as one part.
+
+    The Pipeline's store is in memory and emptied after each batch but for its newest
+    ``_ACTOR_ANSWERS`` answers (a copy of an article published again asks nothing). A
+    batch's results leave in its rows (or parts), a rerun skips what ``out`` holds, and a
+    store file would outlive an actor that is killed: each killed actor used to leave one
+    in /tmp, and each live one grew with every article it extracted."""
 
     def __init__(self, settings: Settings, skip: frozenset[str], out: str | None = None) -> None:
         self.out = out
-        self._dir = tempfile.mkdtemp(prefix="factx-actor-")
-        store = Path(self._dir) / "answers.sqlite3"
-        self.settings = settings.replace(store_path=store, cache_dir=Path(self._dir))
+        self.settings = settings.replace(store_path=Path(":memory:"))
         self.pipe = Pipeline(self.settings)
         self.prompt_version = self.pipe.prompt_version
         self.strategy = self.pipe.strategy
@@ -150,14 +156,16 @@ class _ExtractActor:
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
             done = [r for r in pool.map(self._one, rows) if r is not None]
         if self.out is None:
-            return pa.Table.from_pylist([d.row(result_json=True) for d in done], RESULT_SCHEMA)
-        write_batch(self.out, [Keyed(d.result, d.key) for d in done])
-        return pa.Table.from_pylist([d.row() for d in done], schema=SUMMARY_SCHEMA)
+            table = pa.Table.from_pylist([d.row(result_json=True) for d in done], RESULT_SCHEMA)
+        else:
+            write_batch(self.out, [Keyed(d.result, d.key) for d in done])
+            table = pa.Table.from_pylist([d.row() for d in done], schema=SUMMARY_SCHEMA)
+        self.pipe.store.forget(keep_answers=_ACTOR_ANSWERS)  # the batch is out
+        return table
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.pipe.close()
-            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _skip_keys(skip: frozenset[str] | set[str] | None) -> frozenset[str]:

@@ -385,6 +385,20 @@ class Store:
                 (key, question, response_json, prompt_tokens, completion_tokens, _now()),
             )
 
+    def forget(self, *, keep_answers: int = 0) -> None:
+        """Empty the cache but for the ``keep_answers`` newest answers: every article with
+        its facts, every call and failure, the older answers; the runs stay. For a store in
+        memory that must not grow with every article (a Ray actor's)."""
+        with self._transaction() as db:
+            for table in ("facts", "articles", "calls", "failures"):
+                db.execute(f"DELETE FROM {table}")
+            # A replaced answer gets a new rowid, so rowid order is the order of writing.
+            db.execute(
+                "DELETE FROM answers WHERE rowid <= "
+                "(SELECT coalesce(max(rowid), 0) FROM answers) - ?",
+                (keep_answers,),
+            )
+
     # -- reading -----------------------------------------------------------------------
 
     def articles(self) -> Iterator[ArticleFacts]:

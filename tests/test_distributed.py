@@ -168,6 +168,36 @@ def test_killed_actor_every_article_exactly_once(ray_cluster: None, tmp_path: Pa
     assert len({r.article_id for r in results}) == n
 
 
+def test_an_actor_keeps_no_file_and_nothing_between_batches(
+    replay: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The actor's store is in memory and emptied after each batch but for its newest
+    answers: a killed actor leaves no file behind, and a live one does not grow with every
+    article it extracts."""
+    import tempfile
+
+    import pyarrow as pa
+
+    from factx import _distributed
+    from factx._distributed import _ExtractActor
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where a temporary file would go
+    monkeypatch.setattr(_distributed, "_ACTOR_ANSWERS", 2)
+    settings = _settings(replay.base_url, tmp_path / "cache").replace(answer_cache=True)
+    actor = _ExtractActor(settings, frozenset(), str(tmp_path / "out"))
+    rows = articles(4)
+    for batch in (rows[:2], rows[2:]):
+        out = actor(pa.Table.from_pylist(batch))
+        assert out.column("outcome").to_pylist() == ["extracted"] * len(batch)
+        assert [actor.pipe.store.count(t) for t in ("articles", "calls", "answers")] == [0, 0, 2]
+    assert sorted(r.article_id for r in read_results(tmp_path / "out")) == sorted(
+        r["id"] for r in rows
+    )
+    assert not any(temp.iterdir()) and not (tmp_path / "cache").exists()
+
+
 def test_library_results_then_write_equals_writing_in_the_actors(
     ray_cluster: None, replay: ReplayServer, tmp_path: Path
 ) -> None:

@@ -54,6 +54,26 @@ def test_put_get_roundtrip_with_facts_and_calls(tmp_path: Path) -> None:
         assert (s.count("articles"), s.count("facts")) == (1, 2)
 
 
+def test_forget_empties_the_cache_but_the_newest_answers_and_the_runs() -> None:
+    with Store(":memory:") as s:
+        run = s.start_run(model="m", strategy="questions", prompt_version="p")
+        s.put("k1", _result(), run_id=run, calls=[("speaker", 100, 9, 1.5, 1, None)])
+        for q in ("q1", "q2", "q3"):
+            s.put_answer(q, "speaker", "{}", 100, 9)
+        s.put_answer("q1", "speaker", '{"new": 1}', 100, 9)  # replaced: now the newest
+        s.record_failure(run_id=run, article_id="b", path=None, error="E", message="m")
+        s.forget(keep_answers=2)
+        assert s.get("k1") is None
+        assert [s.get_answer(q) for q in ("q1", "q2", "q3")] == ['{"new": 1}', None, "{}"]
+        tables = ("articles", "facts", "calls", "failures")
+        assert [s.count(t) for t in tables] == [0] * 4
+        assert s.count("runs") == 1
+        s.forget()
+        assert s.count("answers") == 0
+        s.put("k1", _result(), run_id=run)  # and it takes new articles
+        assert s.count("articles") == 1
+
+
 def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as s:
         bad_calls = [("speaker", 1, 1, 0.1, 1, None), ("x",)]  # second row is malformed
