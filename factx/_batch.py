@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._client import LLM, Interrupted, make_client
+from ._client import LLM, Interrupted
 from ._errors import InputError, MetadataError, ServerStartError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf
@@ -35,6 +35,7 @@ from ._read import read_document, read_text_document
 from ._schemas import SCHEMA_VERSION, ArticleError, ArticleFacts, Document, Source
 from ._settings import Settings
 from ._store import Store, cache_key
+from ._transport import make_client
 
 if TYPE_CHECKING:
     import instructor

@@ -11,8 +11,9 @@ import openai
 from pydantic import BaseModel
 
 from factx import Settings
-from factx._client import LLM, SchemaFormatTransport, answer_key
+from factx._client import LLM, answer_key
 from factx._store import Store
+from factx._transport import SchemaFormatTransport
 
 
 class Yes(BaseModel):

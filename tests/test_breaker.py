@@ -24,7 +24,8 @@ import factx._batch
 from factx import ArticleFacts, Pipeline, Settings
 from factx._batch import Item
 from factx._cli import cli
-from factx._client import LLM, SchemaFormatTransport
+from factx._client import LLM
+from factx._transport import SchemaFormatTransport
 
 from .faults import (
     RECORD_MODEL,

@@ -16,7 +16,8 @@ import pytest
 from pydantic import BaseModel
 
 from factx import BadModelOutputError, BudgetExceededError, ModelError, Settings, TransportError
-from factx._client import LLM, FormatMemory, SchemaFormatTransport
+from factx._client import LLM
+from factx._transport import FormatMemory, SchemaFormatTransport
 
 
 class Answer(BaseModel):
@@ -176,7 +177,7 @@ def test_settings_refuse_nonsense(bad: dict[str, int]) -> None:
 
 
 def test_make_client_sends_through_a_given_transport() -> None:
-    from factx._client import make_client
+    from factx._transport import make_client
 
     seen: list[dict[str, object]] = []
 

@@ -14,11 +14,12 @@ import pytest
 from pydantic import BaseModel
 
 from factx import Settings
-from factx._client import LLM, SchemaFormatTransport
+from factx._client import LLM
 from factx._extract import Extractor
 from factx._questions import TradeAnswer, meeting_model, treaty_model
 from factx._read import read_text_document
 from factx._rules import kind as _kind
+from factx._transport import SchemaFormatTransport
 
 # Written for this test, about the call of 8 February 2024 and Wang Yi's visit of 2023.
 TEXT = (
