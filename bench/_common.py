@@ -316,23 +316,24 @@ class RecordingTransport(httpx.BaseTransport):
 
 @contextlib.contextmanager
 def factx_inner_transport(factory: Callable[[], httpx.BaseTransport]) -> Iterator[None]:
-    """Make ``factx._client.make_client`` put ``factory()`` under its ``SchemaFormatTransport``.
+    """Make ``factx._transport.make_client`` put ``factory()`` under its
+    ``SchemaFormatTransport``.
 
     ``make_client`` itself runs unchanged (so the bench measures the client factx users get);
     only the network layer beneath the schema-format fallback is swapped.
     """
-    import factx._client as fc
+    import factx._transport as ft
 
-    original = fc.SchemaFormatTransport
+    original = ft.SchemaFormatTransport
 
-    def patched(inner: httpx.BaseTransport | None = None, *, legacy: bool = False) -> Any:
-        return original(inner or factory(), legacy=legacy)
+    def patched(inner: httpx.BaseTransport | None = None, **kwargs: Any) -> Any:
+        return original(inner or factory(), **kwargs)
 
-    fc.SchemaFormatTransport = patched  # type: ignore[assignment,misc]
+    ft.SchemaFormatTransport = patched  # type: ignore[assignment,misc]
     try:
         yield
     finally:
-        fc.SchemaFormatTransport = original  # type: ignore[misc]
+        ft.SchemaFormatTransport = original  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------- output

@@ -275,6 +275,8 @@ def replay_articles(
                 # A fresh store each round, so every article is extracted, never cached.
                 pipe.store.close()
                 pipe.store = Store(workdir / f"replay-{rnd}.sqlite3")
+                if pipe._extractor is not None:  # the answer cache is the store, too
+                    pipe._extractor.llm.answers = pipe.store
             for path in articles:
                 before = (replay.seconds, replay.requests)
                 t0, c0 = time.perf_counter(), time.process_time()
