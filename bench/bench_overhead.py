@@ -272,11 +272,9 @@ def replay_articles(
         pipe = stack.enter_context(Pipeline(settings))
         for rnd in range(warmup + repeat):
             if rnd:
-                # A fresh store each round, so every article is extracted, never cached.
-                pipe.store.close()
-                pipe.store = Store(workdir / f"replay-{rnd}.sqlite3")
-                if pipe._extractor is not None:  # the answer cache is the store, too
-                    pipe._extractor.llm.answers = pipe.store
+                # An empty cache each round (articles and answers), so every article is
+                # extracted, never cached.
+                pipe.store.forget()
             for path in articles:
                 before = (replay.seconds, replay.requests)
                 t0, c0 = time.perf_counter(), time.process_time()
