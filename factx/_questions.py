@@ -282,7 +282,7 @@ def _meeting(
     ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
     named = mentions(ctx.text, people)
     if len(named) < 2 and rules.BOTH.search(s.text):
-        # "Die beiden Staats- und Regierungschefs sprachen …": the two are named earlier.
+        # "Die beiden Präsidentinnen berieten …": the two are named earlier.
         ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=3)
         named = mentions(ctx.text, people)
     # Participants are limited to people in sight (see rules.participants): with nobody
@@ -291,7 +291,7 @@ def _meeting(
         return
     in_sentence = mentions(s.text, people)
     if len(in_sentence) > 2:
-        # "Putin und Xi würden sich im Juni treffen, sagte Lawrow": who reports a
+        # "Lula und Modi wollen sich im März treffen, sagte Wang": who reports a
         # meeting is not one of those who meet.
         in_sentence = [p for p in in_sentence if not rules.reports(s.text, p)]
     # "traf sich die Ministerin am Montag auch mit Modi": a meeting verb and exactly two people

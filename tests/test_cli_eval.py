@@ -14,8 +14,8 @@ from factx._schemas import ArticleFacts, Statement
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
-TEXT = "Lawrow sagte: „Wir haben das gemeinsame Ziel, die Sicherheit zu erhöhen.“"
-QUOTE = "Wir haben das gemeinsame Ziel, die Sicherheit zu erhöhen."
+TEXT = "Lawrow sagte: „Wir wollen die Fährlinie über den Amur bis zum Herbst öffnen.“"
+QUOTE = "Wir wollen die Fährlinie über den Amur bis zum Herbst öffnen."
 GOLD = [
     {"article": "a1", "statements": [{"speaker": "Sergej Lawrow", "quote": QUOTE}]},
     {"article": "a2", "statements": [{"speaker": "Wang Yi", "quote": "vier Wörter sind genug"}]},

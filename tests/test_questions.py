@@ -188,7 +188,7 @@ def test_a_meeting_verb_between_two_named_people_outranks_a_no() -> None:
 SUMMITS = (
     "Der russische Außenminister Sergej Lawrow sprach am Dienstag in Peking. "
     "Wladimir Putin und Xi Jinping würden sich im Juli in Astana treffen und im Oktober "
-    "auf einem Gipfel in Kasan, sagte Lawrow."
+    "bei einem Gipfel in Kasan, sagte Lawrow."
 )
 
 
