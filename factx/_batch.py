@@ -27,7 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._client import LLM, Interrupted
+from ._breaker import Interrupted
+from ._client import LLM
 from ._errors import InputError, MetadataError, ServerStartError, StoreError
 from ._extract import Extractor
 from ._local import LocalServer, assemble_default_gguf

@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "_rules": {"_drafts", "_lexicon", "_dates"},
     "_prompts": {"_errors"},
     "_transport": {"_settings"},
-    "_client": {"_settings", "_errors", "_transport"},
+    "_breaker": {"_errors"},
+    "_client": {"_breaker", "_settings", "_errors", "_transport"},
     "_local": {"_settings", "_errors"},
     "_fields": {"_candidates", "_lexicon", "_people"},
     "_questions": {
@@ -44,8 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     },
     "_store": {"_schemas", "_errors"},
     "_batch": {
-        "_extract", "_prompts", "_store", "_read", "_local", "_client", "_transport",
-        "_schemas", "_settings", "_errors",
+        "_extract", "_prompts", "_store", "_read", "_local", "_breaker", "_client",
+        "_transport", "_schemas", "_settings", "_errors",
     },
     "_crossitems": {"_schemas", "_entities"},
     "_crossquotes": {"_crossitems", "_schemas", "_entities"},

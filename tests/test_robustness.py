@@ -28,8 +28,9 @@ from click.testing import CliRunner
 import factx._batch
 from factx import ArticleFacts, Pipeline
 from factx._batch import Item
+from factx._breaker import RETRY_AFTER_CAP
 from factx._cli import cli
-from factx._client import LLM, RETRY_AFTER_CAP
+from factx._client import LLM
 from factx._store import Store
 
 from .faults import (
