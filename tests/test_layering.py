@@ -68,6 +68,7 @@ ALLOWED: dict[str, set[str]] = {
         "_batch", "_errors", "_local", "_parquet", "_read", "_schemas", "_settings",
     },
     "_sortedruns": set(),
+    "_output": {"_batch", "_parquet", "_prompts", "_schemas", "_settings"},
     "_sqlfolder": {"_crosscheck", "_crossitems", "_entities", "_parquet", "_schemas"},
     "_sqlquotes": {"_crossitems", "_crossquotes", "_entities", "_schemas", "_sqlfolder"},
     "_sqlcheck": {
