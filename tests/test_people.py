@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from factx import _people
 from factx._people import find_entities, is_common_word, mentioned, people
 
 
@@ -114,3 +115,24 @@ def test_a_name_in_one_transliteration_has_its_other_spellings() -> None:
     # The alias table's row, found by the person, not by a shared family name.
     assert "Patruschew" in forms("Nikolai Patrushev")
     assert "Wang Yi" not in forms("Wang Wenbin")
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "genitive", "expected"),
+    [
+        ("Gestern sprach Lindqvist in Tallinn.", "Lindqvist", True, 15),
+        ("Lindqvists Reise nach Tallinn", "Lindqvist", True, 0),
+        ("Lindqvists Reise nach Tallinn", "Lindqvist", False, -1),
+        ("Die Lindqvist-Stiftung lud ein.", "Lindqvist", True, -1),  # part of a compound
+        ("Frau Lindqvistová sprach.", "Lindqvist", True, -1),  # part of a longer word
+        ("Niemand sprach in Tallinn.", "Lindqvist", True, -1),  # absent
+        ("Mehr-Lindqvist und dann Lindqvist allein.", "Lindqvist", True, 24),
+    ],
+)
+def test_find_word_finds_a_form_only_as_a_whole_word(
+    text: str, form: str, genitive: bool, expected: int
+) -> None:
+    assert _people.find_word(text, form, genitive=genitive) == expected
+    # The substring test in front of the pattern changes no answer.
+    m = _people.word_pattern(form, genitive=genitive).search(text)
+    assert (m.start() if m else -1) == expected
