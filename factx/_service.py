@@ -1,7 +1,7 @@
 """The HTTP face (``factx serve``): FastAPI over the durable job queue of ``_jobs``.
 
 Like the CLI it only parses, checks keys and limits, and hands articles on, here through
-the store's job tables to the engine process (``_jobs.Engine``), whose one ``Pipeline``
+the store's job tables to the engine process (``_engine.Engine``), whose one ``Pipeline``
 (one LLM endpoint, started lazily, stopped with the service) serves the synchronous
 ``/v1/extract`` and the jobs alike. Needs the ``serve`` extra (fastapi, uvicorn).
 
@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._batch import Outcome
 from ._crosscheck import cross_check
-from ._jobs import Engine, JobLimitError, JobStatus, JobStore, NewArticle, ServiceSettings
+from ._engine import Engine
+from ._jobs import JobLimitError, JobStatus, JobStore, NewArticle, ServiceSettings
 from ._jobs import hash_key as _hash_key
 from ._report import render_html
 from ._schemas import ArticleFacts, CrossCheckReport

@@ -58,9 +58,10 @@ ALLOWED: dict[str, set[str]] = {
     "_report": {"_schemas", "_crosscheck", "_names", "_entities"},
     "_gold": {"_schemas", "_ground", "_rules"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors", "_rules"},
-    "_jobs": {"_batch", "_schemas", "_settings", "_store", "_errors"},
+    "_jobs": {"_batch", "_schemas", "_store", "_errors"},
+    "_engine": {"_batch", "_jobs", "_schemas", "_settings"},
     "_service": {
-        "_batch", "_crosscheck", "_jobs", "_report", "_schemas", "_settings", "_store",
+        "_batch", "_crosscheck", "_engine", "_jobs", "_report", "_schemas", "_settings", "_store",
     },
     "_remote": {"_schemas", "_errors"},
     "_parquet": {"_schemas", "_store"},

@@ -516,7 +516,8 @@ def test_a_burst_of_submissions_is_written_together_and_keeps_the_limit(tmp_path
 
 
 def test_a_worker_survives_an_error_and_drains_the_rest(tmp_path: Path) -> None:
-    from factx._jobs import JobStore, NewArticle, Workers
+    from factx._engine import Workers
+    from factx._jobs import JobStore, NewArticle
     from factx._store import Store
 
     Store(tmp_path / "s.sqlite3").close()
@@ -695,7 +696,7 @@ def test_the_engine_takes_its_own_children_down() -> None:
     (the embedded llama.cpp server runs in a session of its own)."""
     code = (
         "import subprocess, sys, time\n"
-        "from factx._jobs import _kill_own_children\n"
+        "from factx._engine import _kill_own_children\n"
         "p = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
         "q = subprocess.Popen(['sleep', '60'])\n"
         "_kill_own_children()\n"
