@@ -59,9 +59,11 @@ ALLOWED: dict[str, set[str]] = {
     "_gold": {"_schemas", "_ground", "_rules"},
     "_eval": {"_schemas", "_ground", "_names", "_gold", "_errors", "_rules"},
     "_jobs": {"_batch", "_schemas", "_store", "_errors"},
+    "_metrics": {"_batch"},
     "_engine": {"_batch", "_jobs", "_schemas", "_settings"},
     "_service": {
-        "_batch", "_crosscheck", "_engine", "_jobs", "_report", "_schemas", "_settings", "_store",
+        "_crosscheck", "_engine", "_jobs", "_metrics", "_report", "_schemas", "_settings",
+        "_store",
     },
     "_remote": {"_schemas", "_errors"},
     "_parquet": {"_schemas", "_store"},
