@@ -609,7 +609,8 @@ def _show_report(
 ) -> None:
     from rich.console import Console
 
-    from ._report import render_html, render_terminal
+    from ._html import render_html
+    from ._report import render_terminal
 
     if as_json:
         click.echo(report.model_dump_json(indent=2))

@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._crosscheck import cross_check
 from ._engine import Engine
+from ._html import render_html
 from ._jobs import JobLimitError, JobStatus, JobStore, NewArticle, ServiceSettings
 from ._jobs import hash_key as _hash_key
 from ._metrics import Metrics
-from ._report import render_html
 from ._schemas import ArticleFacts, CrossCheckReport
 from ._settings import Settings
 from ._store import Store

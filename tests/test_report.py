@@ -16,7 +16,8 @@ import pytest
 from rich.console import Console
 
 from factx._crosscheck import cross_check
-from factx._report import TYPE_COLORS, render_html, render_terminal
+from factx._html import render_html
+from factx._report import TYPE_COLORS, render_terminal
 from factx._schemas import ArticleFacts, Meeting, Source, Statement, TradeFigure
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
