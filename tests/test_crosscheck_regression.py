@@ -9,6 +9,7 @@ found, and no error-level finding may be raised that the file does not list.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from factx import ArticleFacts, Pipeline, Settings
 from factx._batch import Item
 from factx._crosscheck import cross_check
 from factx._schemas import CrossCheckReport, Finding
+from factx._transport import FORMATS
 
 from .conftest import DATA, RECORD_MODEL
 
@@ -58,6 +60,11 @@ def score_findings(
 @pytest.mark.vcr
 def test_regression_set(llm_base_url: str, tmp_path: Path) -> None:
     settings = Settings(model=RECORD_MODEL, base_url=llm_base_url, cache_dir=tmp_path, timeout=600)
+    if not os.environ.get("FACTX_RECORD"):
+        # The cassette was recorded by a process that had already learnt that the server
+        # refuses json_schema (test_cassettes' cassette holds that refusal): it holds only
+        # the fallback's requests. Alone, this test starts from the same knowledge.
+        FORMATS.settle(llm_base_url.rstrip("/"), legacy=True)
     with Pipeline(settings) as pipe:
         results: list[ArticleFacts] = list(pipe.run([Item(path=p) for p in ARTICLES]))
     assert [r.status for r in results] == ["ok"] * len(ARTICLES)
