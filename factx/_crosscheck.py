@@ -37,9 +37,10 @@ from ._crossitems import (
     parse_window,
 )
 from ._crossquotes import QUOTE_MIN_SCORE, _statements, quote_similarity
-from ._dates import WEEKDAY_NAMES, find_dates
-from ._dates import WEEKDAYS as _WEEKDAYS
+from ._dates import find_dates
 from ._entities import EntityResolver, Resolved, fold, more_specific, places_compatible
+from ._lexicon import WEEKDAY_NAMES
+from ._lexicon import WEEKDAYS as _WEEKDAYS
 from ._schemas import (
     ArticleFacts,
     CrossCheckReport,

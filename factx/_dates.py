@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ._lexicon import QUALIFIERS, phrase_alternation
+from ._lexicon import (
+    DATE_FUTURE_CUES,
+    MONTHS,
+    NUMBER_WORDS,
+    QUALIFIERS,
+    RELATIVE_DAYS,
+    SEASONS,
+    WEEKDAY_NAMES,
+    WEEKDAYS,
+    phrase_alternation,
+)
 
 # ---------------------------------------------------------------------------------------
 # Dates
@@ -60,68 +70,6 @@ class WeekdayIssue:
     inferred_year: int | None  # nearest year in which weekday and day/month fit
 
 
-MONTHS: dict[str, int] = {
-    "januar": 1,
-    "jänner": 1,
-    "jan.": 1,
-    "februar": 2,
-    "feber": 2,
-    "feb.": 2,
-    "märz": 3,
-    "maerz": 3,
-    "mär.": 3,
-    "april": 4,
-    "apr.": 4,
-    "mai": 5,
-    "juni": 6,
-    "jun.": 6,
-    "juli": 7,
-    "jul.": 7,
-    "august": 8,
-    "aug.": 8,
-    "september": 9,
-    "sep.": 9,
-    "sept.": 9,
-    "oktober": 10,
-    "okt.": 10,
-    "november": 11,
-    "nov.": 11,
-    "dezember": 12,
-    "dez.": 12,
-}
-WEEKDAYS: dict[str, int] = {
-    "montag": 0,
-    "dienstag": 1,
-    "mittwoch": 2,
-    "donnerstag": 3,
-    "freitag": 4,
-    "samstag": 5,
-    "sonnabend": 5,
-    "sonntag": 6,
-}
-WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_NUMBER_WORDS = {
-    "einem": 1,
-    "einer": 1,
-    "einen": 1,
-    "ein": 1,
-    "eine": 1,
-    "zwei": 2,
-    "drei": 3,
-    "vier": 4,
-    "fünf": 5,
-    "sechs": 6,
-    "sieben": 7,
-    "acht": 8,
-    "neun": 9,
-    "zehn": 10,
-    "elf": 11,
-    "zwölf": 12,
-    "zwanzig": 20,
-    "dreißig": 30,
-}
-
-
 def _alt(words: Iterator[str] | list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
@@ -132,13 +80,8 @@ _WD_SUFFIX = r"(?:vormittag|nachmittag|mittag|morgen|abend|nacht)?(?![a-zäöü�
 _YEAR = r"(?:19|20)\d{2}(?![\d])"
 _PART = r"Anfang|Mitte|Ende"
 _APPROX = phrase_alternation(QUALIFIERS)
-_NUMW = _alt(list(_NUMBER_WORDS)) + r"|wenigen|einigen|mehreren|\d+"
-_FUTURE = re.compile(
-    r"\b(?:werde|würde|würden|wirst|soll|sollen|solle|sollte|sollten|plant|planen|planten"
-    r"|geplant\w*|voraussichtlich|kommend\w*|nächst\w*|bevorstehend\w*|künftig\w*|könne"
-    r"|könnte|könnten|dürfte|dürften)\b",
-    re.I,
-)
+_NUMW = _alt(list(NUMBER_WORDS)) + r"|wenigen|einigen|mehreren|\d+"
+_FUTURE = re.compile(r"\b(?:" + "|".join(DATE_FUTURE_CUES) + r")\b", re.I)
 _WERDEN = re.compile(r"\b(?:wird|werden)\b", re.I)
 _WORDS = re.compile(r"[A-Za-zÄÖÜäöüß]+")
 
@@ -348,41 +291,19 @@ def _h_month_year(m: re.Match[str], ctx: _Ctx) -> DateValue | None:
     return DateValue(_ym(int(m.group("y")), MONTHS[m.group("mn").lower()]), m.group(), "month", q)
 
 
-_SEASONS = {"frühjahr": (3, 5), "frühling": (3, 5), "sommer": (6, 8), "herbst": (9, 11)}
-
-
 def _h_season(m: re.Match[str], ctx: _Ctx) -> DateValue | None:
     y = int(m.group("y"))
-    span = _SEASONS.get(m.group("s").lower())
+    span = SEASONS[m.group("s").lower()]
     if span is None:  # winter straddles two years
         return DateValue(None, m.group(), "vague", m.group("s"))
     return DateValue(f"{_ym(y, span[0])}..{_ym(y, span[1])}", m.group(), "range", m.group("s"))
-
-
-_REL_DAYS = {
-    "vorgestern": -2,
-    "gestern": -1,
-    "heute": 0,
-    "morgen": 1,
-    "übermorgen": 2,
-    "später am tag": 0,
-    "am selben tag": 0,
-    "am gleichen tag": 0,
-    "am selben abend": 0,
-    "am tag zuvor": -1,
-    "am vortag": -1,
-    "tags zuvor": -1,
-    "am folgetag": 1,
-    "am nächsten tag": 1,
-    "tags darauf": 1,
-}
 
 
 def _h_rel_day(m: re.Match[str], ctx: _Ctx) -> DateValue | None:
     if ctx.published is None:
         return _unresolved(m.group())
     key = re.sub(r"\s+", " ", m.group("rd").lower())
-    return DateValue(_iso(ctx.published + timedelta(days=_REL_DAYS[key])), m.group(), "day")
+    return DateValue(_iso(ctx.published + timedelta(days=RELATIVE_DAYS[key])), m.group(), "day")
 
 
 def _week_range(monday: date) -> str:
@@ -441,7 +362,7 @@ def _h_ago(m: re.Match[str], ctx: _Ctx) -> DateValue | None:
     pub = ctx.published
     if pub is None:
         return _unresolved(raw, q)
-    n = int(n_raw) if n_raw.isdigit() else _NUMBER_WORDS[n_raw]
+    n = int(n_raw) if n_raw.isdigit() else NUMBER_WORDS[n_raw]
     sign = -1 if m.group("dir").lower() == "vor" else 1
     unit = m.group("u").lower()
     if unit.startswith("tag"):
@@ -479,6 +400,9 @@ def _h_year(m: re.Match[str], ctx: _Ctx) -> DateValue | None:
 def _rx(p: str, flags: int = re.I) -> re.Pattern[str]:
     return re.compile(p, flags)
 
+
+# "morgen" alone has a pattern of its own below: "am Morgen" is the morning, not tomorrow.
+_REL_DAY_WORDS = phrase_alternation(k for k in RELATIVE_DAYS if k != "morgen")
 
 # (pattern, handler, only when the whole input is a date phrase: resolve_date's lenient mode)
 _PATTERNS: list[tuple[re.Pattern[str], _Handler, bool]] = [
@@ -539,15 +463,13 @@ _PATTERNS: list[tuple[re.Pattern[str], _Handler, bool]] = [
         False,
     ),
     (
-        _rx(rf"(?:im\s+)?(?P<s>Frühjahr|Frühling|Sommer|Herbst|Winter)\s+(?P<y>{_YEAR})"),
+        _rx(rf"(?:im\s+)?(?P<s>{phrase_alternation(SEASONS)})\s+(?P<y>{_YEAR})"),
         _h_season,
         False,
     ),
     (
         _rx(
-            r"(?P<rd>vorgestern|gestern|heute|übermorgen|später\s+am\s+Tag|am\s+selben\s+Tag"
-            r"|am\s+gleichen\s+Tag|am\s+selben\s+Abend|am\s+Tag\s+zuvor|am\s+Vortag|tags\s+zuvor"
-            r"|am\s+Folgetag|am\s+nächsten\s+Tag|tags\s+darauf)"
+            rf"(?P<rd>{_REL_DAY_WORDS})"
             r"(?:\s+(?:früh|morgen|vormittag|mittag|nachmittag|abend|nacht)(?![a-zäöüß]))?"
             r"(?![a-zäöüß])"
         ),

@@ -56,6 +56,102 @@ def phrase_alternation(items: Iterable[str]) -> str:
 COMPARISON_CUES = ("als", "gegenüber", "im Vergleich zu", "im Vergleich zum", "verglichen mit",
                    "nachdem", "seit")  # fmt: skip
 
+# ---------------------------------------------------------------------------------- dates
+
+# The words _dates builds its patterns from: month and weekday names (with the common
+# abbreviations and Austrian forms), number words for "vor drei Wochen", seasons, days
+# relative to the publication date.
+MONTHS: dict[str, int] = {
+    "januar": 1,
+    "jänner": 1,
+    "jan.": 1,
+    "februar": 2,
+    "feber": 2,
+    "feb.": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mär.": 3,
+    "april": 4,
+    "apr.": 4,
+    "mai": 5,
+    "juni": 6,
+    "jun.": 6,
+    "juli": 7,
+    "jul.": 7,
+    "august": 8,
+    "aug.": 8,
+    "september": 9,
+    "sep.": 9,
+    "sept.": 9,
+    "oktober": 10,
+    "okt.": 10,
+    "november": 11,
+    "nov.": 11,
+    "dezember": 12,
+    "dez.": 12,
+}
+WEEKDAYS: dict[str, int] = {
+    "montag": 0,
+    "dienstag": 1,
+    "mittwoch": 2,
+    "donnerstag": 3,
+    "freitag": 4,
+    "samstag": 5,
+    "sonnabend": 5,
+    "sonntag": 6,
+}
+WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+NUMBER_WORDS: dict[str, int] = {
+    "einem": 1,
+    "einer": 1,
+    "einen": 1,
+    "ein": 1,
+    "eine": 1,
+    "zwei": 2,
+    "drei": 3,
+    "vier": 4,
+    "fünf": 5,
+    "sechs": 6,
+    "sieben": 7,
+    "acht": 8,
+    "neun": 9,
+    "zehn": 10,
+    "elf": 11,
+    "zwölf": 12,
+    "zwanzig": 20,
+    "dreißig": 30,
+}
+# Seasons as month ranges; winter straddles two years, so it stays vague.
+SEASONS: dict[str, tuple[int, int] | None] = {
+    "frühjahr": (3, 5), "frühling": (3, 5), "sommer": (6, 8), "herbst": (9, 11), "winter": None,
+}  # fmt: skip
+# Days relative to the publication date.
+RELATIVE_DAYS: dict[str, int] = {
+    "vorgestern": -2,
+    "gestern": -1,
+    "heute": 0,
+    "morgen": 1,
+    "übermorgen": 2,
+    "später am tag": 0,
+    "am selben tag": 0,
+    "am gleichen tag": 0,
+    "am selben abend": 0,
+    "am tag zuvor": -1,
+    "am vortag": -1,
+    "tags zuvor": -1,
+    "am folgetag": 1,
+    "am nächsten tag": 1,
+    "tags darauf": 1,
+}
+# Patterns (not words): a clause with one of these speaks of the future, so a weekday in it
+# is the coming one ("wird am Dienstag …").
+DATE_FUTURE_CUES = (
+    "werde", "würde", "würden", "wirst", "soll", "sollen", "solle", "sollte", "sollten",
+    "plant", "planen", "planten", r"geplant\w*", "voraussichtlich", r"kommend\w*",
+    r"nächst\w*", r"bevorstehend\w*", r"künftig\w*", "könne", "könnte", "könnten",
+    "dürfte", "dürften",
+)  # fmt: skip
+
 # --------------------------------------------------------------------------------- speech
 
 # Verbs that introduce or close reported speech, in the forms news German uses.

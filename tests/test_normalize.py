@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +18,7 @@ from factx._dates import (
     resolve_date,
     span_date,
 )
+from factx._lexicon import RELATIVE_DAYS
 
 
 def _load_cases() -> ModuleType:
@@ -239,3 +240,27 @@ def test_span_date_uses_the_sentence_then_earlier_days() -> None:
     d3 = span_date(text, 0, 11, None)  # no publication date: found, but unresolved
     assert d3 is not None and (d3.value, d3.kind) == (None, "unresolved")
     assert span_date("Ohne jedes Datum.", 0, 5, pub) is None
+
+
+@pytest.mark.parametrize("phrase", sorted(RELATIVE_DAYS))
+def test_every_relative_day_of_the_lexicon_is_found_and_resolved(phrase: str) -> None:
+    # The pattern is built from the table: each entry is found and moves the date by its days.
+    published = date(2024, 3, 14)
+    text = f"Die Delegation aus Tallinn reiste {phrase} nach Riga weiter."
+    (m,) = find_dates(text, published)
+    assert m.text.lower() == phrase
+    assert m.date.value == (published + timedelta(days=RELATIVE_DAYS[phrase])).isoformat()
+
+
+def test_morning_is_not_tomorrow() -> None:
+    assert find_dates("Am Morgen tagte der Rat in Riga.", date(2024, 3, 14)) == []
+
+
+@pytest.mark.parametrize(
+    ("season", "expected"),
+    [("Frühjahr", "2022-03..2022-05"), ("Herbst", "2022-09..2022-11"), ("Winter", None)],
+)
+def test_seasons_of_the_lexicon_become_month_ranges(season: str, expected: str | None) -> None:
+    (m,) = find_dates(f"Die Gespräche sollen im {season} 2022 stattfinden.", date(2021, 5, 2))
+    assert m.date.value == expected
+    assert m.date.kind == ("range" if expected else "vague")
