@@ -14,10 +14,15 @@ from collections.abc import Iterable
 # ------------------------------------------------------------------------------ builders
 
 
+def _longest_first(items: Iterable[str]) -> list[str]:
+    # Ties alphabetically, not in a set's order: the same pattern in every process.
+    return sorted(set(items), key=lambda a: (-len(a), a))
+
+
 def words(items: Iterable[str], *, prefix: bool = False) -> str:
     """An alternation of ``items`` as whole words (``prefix``: as word starts), longest
     first so that "Telefongespräch" wins over "Telefon". Items may hold regex syntax."""
-    alts = sorted(set(items), key=len, reverse=True)
+    alts = _longest_first(items)
     tail = r"\w*" if prefix else r"\b"
     return r"\b(?:" + "|".join(alts) + ")" + tail
 
@@ -47,7 +52,7 @@ QUALIFIERS = (
 
 def phrase_alternation(items: Iterable[str]) -> str:
     """Words and phrases as a regex alternation: escaped, spaces as any whitespace."""
-    alts = sorted(set(items), key=len, reverse=True)
+    alts = _longest_first(items)
     return "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
 
 
