@@ -3,9 +3,9 @@
 Two retry layers, never multiplied: instructor re-asks on validation errors (bounded by
 ``max_validation_retries``); tenacity retries transport errors (timeouts, resets, 429, 5xx)
 with jittered exponential backoff that honours ``Retry-After``. The openai client's own
-``max_retries`` is 0. Above them, one ``Breaker`` per endpoint shares the waits across
-workers and pauses, probes or gives up when the endpoint keeps failing. Given the batch's
-stop event, a wait or a call in flight is abandoned as soon as it is set.
+``max_retries`` is 0. Above them, one ``_breaker.Breaker`` per endpoint shares the waits
+across workers and pauses, probes or gives up when the endpoint keeps failing. Given the
+batch's stop event, a wait or a call in flight is abandoned as soon as it is set.
 """
 
 from __future__ import annotations
