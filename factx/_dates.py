@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -70,17 +70,13 @@ class WeekdayIssue:
     inferred_year: int | None  # nearest year in which weekday and day/month fit
 
 
-def _alt(words: Iterator[str] | list[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-
-
-_MON = rf"\b(?:{_alt(list(MONTHS))})(?![a-zäöüß])"
-_WD = rf"\b(?:{_alt(list(WEEKDAYS))})"
+_MON = rf"\b(?:{phrase_alternation(MONTHS)})(?![a-zäöüß])"
+_WD = rf"\b(?:{phrase_alternation(WEEKDAYS)})"
 _WD_SUFFIX = r"(?:vormittag|nachmittag|mittag|morgen|abend|nacht)?(?![a-zäöüß])"
 _YEAR = r"(?:19|20)\d{2}(?![\d])"
 _PART = r"Anfang|Mitte|Ende"
 _APPROX = phrase_alternation(QUALIFIERS)
-_NUMW = _alt(list(NUMBER_WORDS)) + r"|wenigen|einigen|mehreren|\d+"
+_NUMW = phrase_alternation(NUMBER_WORDS) + r"|wenigen|einigen|mehreren|\d+"
 _FUTURE = re.compile(r"\b(?:" + "|".join(DATE_FUTURE_CUES) + r")\b", re.I)
 _WERDEN = re.compile(r"\b(?:wird|werden)\b", re.I)
 _WORDS = re.compile(r"[A-Za-zÄÖÜäöüß]+")
