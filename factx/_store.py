@@ -394,8 +394,8 @@ class Store:
                 db.execute(f"DELETE FROM {table}")
             # A replaced answer gets a new rowid, so rowid order is the order of writing.
             db.execute(
-                "DELETE FROM answers WHERE rowid <= "
-                "(SELECT coalesce(max(rowid), 0) FROM answers) - ?",
+                "DELETE FROM answers WHERE rowid NOT IN "
+                "(SELECT rowid FROM answers ORDER BY rowid DESC LIMIT ?)",
                 (keep_answers,),
             )
 
