@@ -13,6 +13,8 @@ or from a llama.cpp server already running (same model and alias), named by its 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +71,17 @@ def llm_base_url() -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
+
+
+def outputs_under_hash_seeds(
+    code: str, *args: str, seeds: tuple[str, ...] = ("1", "2")
+) -> set[str]:
+    """What ``python -c code args`` prints under each PYTHONHASHSEED: one element when the
+    output does not depend on the seed (str hashes, set order)."""
+    return {
+        subprocess.run(
+            [sys.executable, "-c", code, *args], env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for seed in seeds
+    }  # fmt: skip

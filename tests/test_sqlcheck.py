@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -37,7 +34,7 @@ from factx._parquet import Keyed, read_results, result_key, write_batch  # noqa:
 from factx._sqlcheck import check_parquet  # noqa: E402
 from factx._sqlreport import check_parquet_to  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
+from .conftest import ROOT, outputs_under_hash_seeds  # noqa: E402
 
 
 def _bench() -> ModuleType:
@@ -60,13 +57,7 @@ def test_the_synthetic_set_is_the_same_in_every_process() -> None:
         "for r in m.generate(3000): h.update(r.model_dump_json().encode())\n"
         "print(h.hexdigest())\n"
     )
-    path = str(ROOT / "bench" / "bench_crosscheck.py")
-    digests = {
-        subprocess.run([sys.executable, "-c", code, path], env={**os.environ,
-                       "PYTHONHASHSEED": seed}, capture_output=True, text=True,
-                       check=True).stdout.strip()
-        for seed in ("1", "2")
-    }  # fmt: skip
+    digests = outputs_under_hash_seeds(code, str(ROOT / "bench" / "bench_crosscheck.py"))
     assert len(digests) == 1, digests
 
 
