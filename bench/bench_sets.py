@@ -45,6 +45,7 @@ from factx._gold import load_gold  # noqa: E402
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 SEEDS = EVAL.parent / "seeds"
+ELSEWHERE = Path(__file__).resolve().parent.parent / "tests" / "data" / "elsewhere"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ def gold_sets(eval_dir: Path, seeds: Path) -> dict[str, GoldSet]:
                        FACT_TYPES),
         "quotes-dev": GoldSet("quotes-dev", eval_dir / "quotes-dev" / "articles",
                               eval_dir / "quotes-dev" / "gold.json", ("statement",)),
+        # Written for factx: other states' relations (tests/data/elsewhere/README.md).
+        "elsewhere": GoldSet("elsewhere", ELSEWHERE / "articles", ELSEWHERE / "gold.json",
+                             FACT_TYPES),
     }  # fmt: skip
 
 
@@ -234,7 +238,9 @@ COLUMNS = [
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", default="seeds,dev,quotes-dev", help="comma-separated set names")
+    ap.add_argument(
+        "--sets", default="seeds,dev,quotes-dev,elsewhere", help="comma-separated set names"
+    )
     ap.add_argument("--eval-dir", type=Path, default=EVAL, help="the folder of gold sets")
     ap.add_argument("--seeds", type=Path, default=SEEDS, help="the seed articles")
     ap.add_argument("--store", type=Path, help="a store to reuse (default: a fresh one)")

@@ -15,18 +15,18 @@ from datetime import date
 
 from . import _people
 from ._amounts import AmountMatch, find_amounts
+from ._gazetteer import COUNTRIES, PLACES, country_words
 from ._lexicon import (
     ABBREVIATIONS,
-    COUNTRIES,
     CREDIT_LEADS,
     MEETING_NOUNS,
     MEETING_VERBS,
     PEOPLE_COUNTRIES,
-    PLACES,
     TITLE_CONNECTORS,
     TREATY_NOUN_SUFFIXES,
     TREATY_NOUNS,
     WITH_COUNTERPART,
+    phrase_alternation,
     words,
 )
 from ._people import Entity
@@ -169,13 +169,12 @@ def expand_name(name: str, known: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- countries
 
 
+_COUNTRY_PATTERNS = tuple((canon, re.compile(country_words(fs))) for canon, fs in COUNTRIES.items())
+
+
 @functools.lru_cache(maxsize=64)
 def _countries_in(text: str) -> tuple[str, ...]:
-    out = []
-    for canon, forms in COUNTRIES.items():
-        if any(re.search(rf"\b{re.escape(f)}", text) for f in forms):
-            out.append(canon)
-    return tuple(out)
+    return tuple(canon for canon, pattern in _COUNTRY_PATTERNS if pattern.search(text))
 
 
 def countries_in(text: str) -> list[str]:
@@ -194,9 +193,14 @@ def sides_in(text: str) -> list[str]:
     return [c for c in COUNTRIES if c in by_people or c in _countries_in(text)]
 
 
+_PLACE_PATTERNS = tuple(
+    (p, re.compile(r"\b" + phrase_alternation([p]) + r"(?!\w)")) for p in PLACES
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _places_in(text: str) -> tuple[str, ...]:
-    return tuple(p for p in PLACES if re.search(rf"\b{re.escape(p)}\b", text))
+    return tuple(p for p, pattern in _PLACE_PATTERNS if pattern.search(text))
 
 
 def places_in(text: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from ._gazetteer import CITY_STATE, PARTY_NAMES, PLACE_NAMES
 from ._lexicon import PEOPLE_ALIASES, is_title
 from ._names import CHINESE_SURNAMES
 
@@ -25,48 +26,11 @@ _PERSONS: dict[str, tuple[str, ...]] = dict(PEOPLE_ALIASES)
 # Chinese names put the family name first.
 _FAMILY_FIRST = frozenset(n for n in _PERSONS if n.split()[0].lower() in CHINESE_SURNAMES)
 
-_PLACES: dict[str, tuple[str, ...]] = {
-    "Moskau": ("Moscow", "Moskwa", "Moskva"),
-    "Peking": ("Beijing", "Peiping"),
-    "Sankt Petersburg": ("St. Petersburg", "Saint Petersburg", "Petersburg"),
-    "Wladiwostok": ("Vladivostok",),
-    "Schanghai": ("Shanghai",),
-    "Kiew": ("Kyiv", "Kyjiw", "Kiev"),
-    "Astana": ("Nur-Sultan",),
-    "Washington": ("Washington D.C.", "Washington, D.C."),
-    "Russland": ("Russia", "Russische Föderation"),
-    "China": ("Volksrepublik China", "VR China"),
-    "USA": ("Vereinigte Staaten", "Vereinigten Staaten", "United States", "US"),
-    "Kasachstan": ("Kazakhstan",),
-    "Ukraine": (),
-}
-# City -> country, so "Moskau" is compatible with "Russland" as a meeting place.
-_CITY_COUNTRY = {
-    "Moskau": "Russland",
-    "Sankt Petersburg": "Russland",
-    "Wladiwostok": "Russland",
-    "Peking": "China",
-    "Schanghai": "China",
-    "Kiew": "Ukraine",
-    "Astana": "Kasachstan",
-    "Washington": "USA",
-}
-# Governments: a capital standing for its state counts as the state.
-_PARTIES: dict[str, tuple[str, ...]] = {
-    "Russland": ("Russia", "Russische Föderation", "Moskau", "Moscow", "Kreml", "Kremlin"),
-    "China": ("Volksrepublik China", "VR China", "Peking", "Beijing", "PRC"),
-    "USA": (
-        "US",
-        "Vereinigte Staaten",
-        "Vereinigten Staaten",
-        "United States",
-        "Amerika",
-        "Washington",
-    ),
-    "Ukraine": ("Kiew", "Kyiv"),
-    "EU": ("Europäische Union", "European Union", "Brüssel"),
-    "Kasachstan": ("Kazakhstan", "Astana"),
-}
+# The gazetteer's places and states under their other spellings (_lexicon); a city is
+# compatible with its state as a meeting place, and a seat of government stands for it.
+_PLACES = PLACE_NAMES
+_CITY_COUNTRY = CITY_STATE
+_PARTIES = PARTY_NAMES
 
 # German and English transliterations of Cyrillic folded to one spelling; order matters.
 _FOLDS = (("tsch", "ch"), ("sch", "sh"), ("zh", "sh"), ("kh", "ch"), ("w", "v"), ("z", "s"))

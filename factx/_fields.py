@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 
 from ._candidates import Span, entities, sentences
-from ._lexicon import COUNTRIES, INSTRUCTION_CUES, OFFICE_SYNONYMS, PEOPLE_COUNTRIES
+from ._gazetteer import COUNTRIES
+from ._lexicon import INSTRUCTION_CUES, OFFICE_SYNONYMS, PEOPLE_COUNTRIES
 from ._people import Entity, find_word, forms, mentioned, role_of, word_pattern
 
 WINDOW_BEFORE = 2

@@ -275,7 +275,7 @@ PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Whose government a person of the alias table speaks for: "Putin und Xi trafen sich" names
-# Russia and China as sides. Only countries of ``COUNTRIES`` are listed.
+# Russia and China as sides. Only states of ``_gazetteer.STATES`` are listed.
 PEOPLE_COUNTRIES: dict[str, str] = {
     "Wladimir Putin": "Russland", "Sergej Lawrow": "Russland", "Nikolai Patruschew": "Russland",
     "Dmitri Peskow": "Russland", "Juri Uschakow": "Russland", "Sergej Schoigu": "Russland",
@@ -456,48 +456,6 @@ INSTRUCTION_CUES: tuple[tuple[str, str], ...] = (
                 r"abkommen\w*|treffen|zitat\w*|aussage\w*|fakt\w*|json|wert\w*|zahl\w*|trade|"
                 r"treat(?:y|ies)|meeting|statement|quote|facts?|figure)\b"),
 )  # fmt: skip
-
-# ------------------------------------------------------------------------------ countries
-
-# Where a meeting may be said to take place: the model chooses among those the article names.
-# A closed list: a meeting anywhere else gets no place (a known gap for other countries).
-PLACES = (
-    "Moskau",
-    "Peking",
-    "Beijing",
-    "Shanghai",
-    "Wladiwostok",
-    "St. Petersburg",
-    "Kiew",
-    "Washington",
-    "Astana",
-    "Kasachstan",
-    "Samarkand",
-    "Harbin",
-    "Minsk",
-    "Davos",
-    "Genf",
-    "New York",
-    "Kreml",
-    "Kasan",
-    "Johannesburg",
-    "China",
-    "Russland",
-    "Indien",
-)
-
-# Countries and the words that stand for them: capitals, seats of government, adjectives.
-COUNTRIES = {
-    "Russland": ("Russland", "Russlands", "Moskau", "Kreml", "russisch"),
-    "China": ("China", "Chinas", "Peking", "chinesisch", "Volksrepublik"),
-    "USA": ("USA", "Vereinigten Staaten", "Vereinigte Staaten", "Washington", "amerikanisch"),
-    "Ukraine": ("Ukraine", "Kiew", "ukrainisch"),
-    "Kasachstan": ("Kasachstan",),
-    "Indien": ("Indien", "indisch"),
-    "Nordkorea": ("Nordkorea",),
-    "Europäische Union": ("EU", "Europäische Union", "Europäischen Union"),
-    "Vereinigtes Königreich": ("Vereinigte Königreich", "Großbritannien", "britisch"),
-}
 
 # ------------------------------------------------------------------------- trade figures
 

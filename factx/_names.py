@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
+from ._gazetteer import CITY_STATE, PARTY_NAMES, PLACE_NAMES, STATE_CODES
 from ._lexicon import is_title
 
 __all__ = [
@@ -156,40 +157,12 @@ def same_person(a: str, b: str) -> bool:
     return not (ga and gb) or _given_compatible(ga[0], gb[0])
 
 
-# Countries and the capitals or seats that stand for their governments.
-_COUNTRY_ALIASES = {
-    "RU": "russland russia russischeföderation russianfederation rf rus moskau moscow kreml "
-    "kremlin russischeregierung",
-    "CN": "china volksrepublikchina vrchina prc chn volksrepublik peoplesrepublicofchina "
-    "peking beijing chinesischeregierung",
-    "US": "usa us vereinigtestaaten vereinigtestaatenvonamerika unitedstates "
-    "unitedstatesofamerica amerika america washington",
-    "UA": "ukraine kiew kyjiw kyiv kiev",
-    "EU": "eu europäischeunion europeanunion brüssel brussels",
-    "BY": "belarus weißrussland weissrussland minsk",
-    "KZ": "kasachstan kazakhstan astana",
-    "IN": "indien india neudelhi newdelhi",
-    "KP": "nordkorea northkorea dprk pjöngjang pyongyang",
-    "IR": "iran teheran tehran",
-    "TW": "taiwan taipeh taipei",
-    "MN": "mongolei mongolia",
-    "DE": "deutschland germany berlin",
-    "GB": "großbritannien grossbritannien vereinigteskönigreich uk unitedkingdom",
+# Countries under every name that stands for their government, and cities under their
+# spellings: the gazetteer of _lexicon, folded to ASCII keys.
+_COUNTRY = {_ascii(a): STATE_CODES[n] for n, names in PARTY_NAMES.items() for a in (n, *names)}
+_PLACE = {
+    _ascii(a): _ascii(c) for c, names in PLACE_NAMES.items() if c in CITY_STATE for a in (c, *names)
 }
-_COUNTRY = {_ascii(a): code for code, aliases in _COUNTRY_ALIASES.items() for a in aliases.split()}
-
-# Cities under their German name.
-_PLACE_ALIASES = {
-    "peking": "peking beijing peiping",
-    "moskau": "moskau moscow moskva",
-    "kiew": "kiew kyjiw kyiv kiev",
-    "sanktpetersburg": "sanktpetersburg stpetersburg saintpetersburg petersburg",
-    "wladiwostok": "wladiwostok vladivostok",
-    "schanghai": "schanghai shanghai",
-    "astana": "astana nursultan",
-    "neudelhi": "neudelhi newdelhi delhi",
-}
-_PLACE = {_ascii(a): key for key, aliases in _PLACE_ALIASES.items() for a in aliases.split()}
 
 
 def is_place(word: str) -> bool:

@@ -351,7 +351,7 @@ def _treaty(
     doc: Document, prompts: Prompts, ask: Ask, cand: Candidates, s: Span, drafts: Drafts
 ) -> None:
     ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
-    countries = countries_in(doc.text) or ["Russland", "China"]
+    countries = rules.states_to_choose(countries_in(doc.text))
     prompt = prompts.render(
         "treaty",
         before=_before(doc.text, ctx, s),

@@ -12,10 +12,10 @@ from datetime import date
 
 from ._dates import find_dates
 from ._drafts import MeetingKind, MeetingStatus, TradeMetric, TreatyStatus
+from ._gazetteer import COUNTRIES, country_words
 from ._lexicon import (
     BUNDLE_QUANTIFIERS,
     COMPARISON_CUES,
-    COUNTRIES,
     DEADLINE_CUES,
     DEFAULT_PARTIES,
     FLOW_FROM,
@@ -285,8 +285,7 @@ _LABELS = tuple(
     (metric, re.compile(r"\b(?:" + "|".join(ws) + ")", re.I)) for metric, ws in METRIC_LABEL_WORDS
 )
 _COUNTRY_RE = tuple(
-    (canon, re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + ")", re.I))
-    for canon, forms in COUNTRIES.items()
+    (canon, re.compile(country_words(forms), re.I)) for canon, forms in COUNTRIES.items()
 )
 _TO_BEFORE = re.compile(r"\b(?:" + "|".join(FLOW_TO) + r")\s+(?:der|die|den|das)?\s*$", re.I)
 _FROM_BEFORE = re.compile(r"\b(?:" + "|".join(FLOW_FROM) + r")\s+(?:der|die|den|dem)?\s*$", re.I)
@@ -399,6 +398,12 @@ def direction(
     elif dst is not None and src is None:
         src = _other(dst, parties)
     return (src, dst) if src and dst and src != dst else None
+
+
+def states_to_choose(countries: list[str]) -> list[str]:
+    """The states a treaty's parties are chosen from: those its article names, else the
+    beat's two."""
+    return countries or list(DEFAULT_PARTIES)
 
 
 def on_beat(countries: list[str]) -> list[str]:

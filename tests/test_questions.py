@@ -292,3 +292,33 @@ def test_a_body_chosen_for_words_in_the_first_person_singular_is_no_speaker() ->
     assert asked["SpeakerAnswer"] == 2
     # A ministry says "wir", never "ich".
     assert [(s.speaker, s.quote[:3]) for s in facts.statements] == [("Umweltministerium", "Wir")]
+
+
+# Written for this test: two states outside the beat, in a capital outside the beat.
+ELSEWHERE = (
+    "Der französische Präsident Emmanuel Macron empfing am Montag den indischen "
+    "Premierminister Narendra Modi in Paris. "
+    "Deutschland und Frankreich unterzeichneten am Dienstag ein Abkommen über Wasserstoff."
+)
+
+
+def test_a_meeting_and_a_treaty_between_other_states_keep_their_place_and_parties() -> None:
+    answers = {
+        **CARELESS,
+        "MeetingAnswer": {"is_meeting": True, "participants": ["Emmanuel Macron", "Narendra Modi"],
+                          "location": "Paris", "status": "held"},
+        "TreatyAnswer": {"is_agreement": True, "name": "Abkommen über Wasserstoff",
+                         "parties": ["Deutschland", "Frankreich"], "status": "signed"},
+    }  # fmt: skip
+    facts, _ = _extract(answers, text=ELSEWHERE, published=date(2024, 3, 6))
+    (m,) = facts.meetings  # type: ignore[attr-defined]
+    assert (set(m.participants), m.location) == ({"Emmanuel Macron", "Narendra Modi"}, "Paris")
+    (t,) = facts.treaties  # type: ignore[attr-defined]
+    assert set(t.parties) == {"Deutschland", "Frankreich"}
+
+
+def test_without_a_state_named_a_treaty_is_between_the_beats_two() -> None:
+    from factx._rules import states_to_choose
+
+    assert states_to_choose([]) == ["China", "Russland"]
+    assert states_to_choose(["Japan"]) == ["Japan"]
