@@ -272,6 +272,7 @@ PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
     "Kim Jong Un": ("Kim Jong-un",),
     "Recep Tayyip Erdogan": ("Recep Tayyip Erdoğan", "Erdogan", "Erdoğan"),
     "Ursula von der Leyen": ("von der Leyen",),
+    "Luiz Inácio Lula da Silva": ("Lula da Silva", "Lula"),
 }
 
 # Whose government a person of the alias table speaks for: "Putin und Xi trafen sich" names
@@ -285,6 +286,7 @@ PEOPLE_COUNTRIES: dict[str, str] = {
     "Wolodymyr Selenskyj": "Ukraine", "Mychajlo Podoljak": "Ukraine",
     "Joe Biden": "USA", "Antony Blinken": "USA", "Janet Yellen": "USA", "Donald Trump": "USA",
     "Narendra Modi": "Indien", "Kim Jong Un": "Nordkorea",
+    "Luiz Inácio Lula da Silva": "Brasilien",
     "Ursula von der Leyen": "Europäische Union",
 }  # fmt: skip
 
@@ -326,13 +328,19 @@ ORG_NAMES = ("Kreml", "Weiße Haus", "Pentagon", "Bundestag", "Vatikan", "Elysé
 
 # ------------------------------------------------------------------------------ meetings
 
-# Verbs that tell that people met or talked, held or planned.
+# Verbs that tell that people met or talked, held or planned: each verb in all its forms.
 MEETING_VERBS = (
-    "traf", "trafen", "trifft", "treffen", "getroffen", "zusammengetroffen",
-    "zusammengekommen", "zusammenkommen", "empfing", "empfängt", "empfangen",
-    "telefonierte", "telefonierten", "telefoniert", "besuchte", "besuchten", "besucht",
-    "besuchen", "reist", "reiste", "reisen", "verhandelten", "beriet", "berieten",
-    "konferierten", "gesprochen",
+    "traf", "trafen", "trifft", "treffen", "getroffen",
+    "zusammentreffen", "zusammentrifft", "zusammentrafen", "zusammengetroffen",
+    "zusammenkommen", "zusammenkamen", "zusammengekommen",
+    "empfängt", "empfing", "empfingen", "empfangen",
+    "telefonieren", "telefoniert", "telefonierte", "telefonierten",
+    "besuchen", "besucht", "besuchte", "besuchten",
+    "reisen", "reist", "reiste", "reisten", "gereist",
+    "verhandeln", "verhandelt", "verhandelte", "verhandelten",
+    "beraten", "berät", "beriet", "berieten",
+    "konferieren", "konferiert", "konferierte", "konferierten",
+    "gesprochen",
 )  # fmt: skip
 # Nouns that by themselves say that people met or talked.
 TALK_NOUNS = (
@@ -373,13 +381,16 @@ PLANNED_CUES = (
     "wollen", "wolle", "beabsichtigt", "angekündigt", "kommende", "kommenden", "nächste",
     "nächsten", "demnächst",
 )  # fmt: skip
-# What has happened: past forms of the meeting and signing verbs.
+# What has happened: past forms of the meeting and signing verbs, each verb's past tense
+# and participle (not "besucht" or "telefoniert": present tense too).
 HELD_CUES = (
-    "traf", "trafen", "getroffen", "hielten", "hielt", "sprachen", "telefonierte",
-    "telefonierten", "empfing", "empfangen", "besuchte", "zusammengetroffen", "kamen", "war",
-    "waren", "fand", "stattfand", "sprach", "berieten", "erörterten", "diskutierten",
-    "startete", "starteten", "eröffneten", "eröffnete", "demonstrierten", "unterzeichneten",
-    "unterzeichnete", "unterzeichnet", "hatten", "gab",
+    "traf", "trafen", "getroffen", "zusammentrafen", "zusammengetroffen", "kamen",
+    "zusammenkamen", "zusammengekommen", "hielten", "hielt", "sprachen", "sprach",
+    "telefonierte", "telefonierten", "empfing", "empfingen", "empfangen", "besuchte",
+    "besuchten", "reiste", "reisten", "gereist", "verhandelte", "verhandelten", "beriet",
+    "berieten", "konferierte", "konferierten", "war", "waren", "fand", "stattfand",
+    "erörterten", "diskutierten", "startete", "starteten", "eröffneten", "eröffnete",
+    "demonstrierten", "unterzeichneten", "unterzeichnete", "unterzeichnet", "hatten", "gab",
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------ treaties

@@ -242,9 +242,13 @@ def _people_in_run(tokens: list[str], after_role: bool) -> list[tuple[int, list[
             seg.append(tok)
             continue
         # "traf Wang Nikolai Patruschew", "Wang Yi Nikolai Patruschew": a given name after a
-        # Chinese family name, or after a complete name, starts another person's name.
-        if is_given_name(tok) and (
-            len(seg) >= 2 or (len(seg) == 1 and seg[0].lower() in CHINESE_SURNAMES)
+        # Chinese family name, or after a complete name, starts another person's name. Not
+        # next to a particle: "Luiz Inácio Lula da Silva" is one name.
+        nearby = {seg[-1] if seg else "", tokens[i + 1] if i + 1 < len(tokens) else ""}
+        if (
+            is_given_name(tok)
+            and (len(seg) >= 2 or (len(seg) == 1 and seg[0].lower() in CHINESE_SURNAMES))
+            and not nearby & _PARTICLES
         ):
             name, weak = _name_of(seg, role)
             if name and len(name) >= 2:

@@ -26,6 +26,10 @@ from factx._people import find_entities, is_common_word, mentioned, people
         # A name particle and an initial inside the name.
         ("Der Jurist Pieter van Osterhout widersprach.", "Pieter van Osterhout"),
         ("Auch Franklin D. Marrow kam zu Wort.", "Franklin D. Marrow"),
+        # Several given names and a particle: a given name next to the particle does not
+        # start another person ("Lula", "Silva", "Paula" are given names too).
+        ("Die Ministerin Ana Paula dos Santos widersprach.", "Ana Paula dos Santos"),
+        ("Gestern reiste Luiz Inácio Lula da Silva ab.", "Luiz Inácio Lula da Silva"),
         # A Chinese family name first.
         ("In Peking empfing Zhou Minghai die Delegation.", "Zhou Minghai"),
         # Words the German lexicon does not know, side by side, and the surname told again.

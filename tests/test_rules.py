@@ -89,6 +89,24 @@ def test_tense_from_cue_words() -> None:
 
 
 @pytest.mark.parametrize(
+    ("sentence", "status"),
+    [
+        # Every form of a meeting verb is a meeting cue; its past forms say it was held.
+        ("Die Kanzlerin ist am Montag zu Gesprächen nach Warschau gereist.", "held"),
+        ("Die beiden Premiers haben am Dienstag in Oslo beraten.", None),
+        ("Im Mai will sie erneut mit ihm in Rom zusammentreffen.", "planned"),
+        ("Die Präsidenten empfingen die Delegation in Wien.", "held"),
+        ("Die Minister verhandelten bis in die Nacht.", "held"),
+    ],
+)
+def test_each_meeting_verb_in_all_its_forms(sentence: str, status: str | None) -> None:
+    from factx._rules import MET
+
+    assert MET.search(sentence)
+    assert tense(sentence) == status
+
+
+@pytest.mark.parametrize(
     ("sentence", "expected"),
     [
         ("Xi rief Putin am Montag an.", "phone"),
