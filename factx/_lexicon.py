@@ -152,6 +152,7 @@ RELATIVE_DAYS: dict[str, int] = {
 # is the coming one ("wird am Dienstag …").
 DATE_FUTURE_CUES = (
     "werde", "würde", "würden", "wirst", "soll", "sollen", "solle", "sollte", "sollten",
+    "will", "wollen", "wolle", "wollte", "wollten",
     "plant", "planen", "planten", r"geplant\w*", "voraussichtlich", r"kommend\w*",
     r"nächst\w*", r"bevorstehend\w*", r"künftig\w*", "könne", "könnte", "könnten",
     "dürfte", "dürften",

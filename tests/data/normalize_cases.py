@@ -179,6 +179,9 @@ DATES: list[tuple[str, date | None, str, str | None, str]] = [
     ("letzten Dienstag", date(2024, 4, 9), "", "2024-04-02", "day"),
     ("im Juni", P_2024_04_09, "", "2023-06", "month"),  # no tense: the past
     ("am 3. März", date(2024, 2, 1), "Der Gipfel soll am 3. März beginnen", "2024-03-03", "day"),
+    # a modal of intent speaks of the future too
+    ("Im Januar", date(2024, 11, 20), "Im Januar will sie ihn in Rom treffen", "2025-01", "month"),
+    ("am Freitag", date(2024, 4, 9), "Am Freitag wollen die Minister beraten", "2024-04-12", "day"),
     # more absolute forms
     ("am 9. Mai 2024", None, "", "2024-05-09", "day"),
     ("9.5.2024", None, "", "2024-05-09", "day"),
