@@ -373,6 +373,10 @@ def _treaty(
         name, parties = (named or bundle or ""), ()
     else:
         return
+    if not parties:
+        # The 1.5B model leaves the parties empty: the words around the treaty name them.
+        window = Fields.of(doc.text).window(s.start, s.end, s.text)
+        parties = rules.treaty_parties(sides_in(s.text), sides_in(window))
     iso, raw = rules.date_of(s.text, doc.published)
     drafts.treaties.append(
         TreatyDraft(

@@ -400,6 +400,15 @@ def direction(
     return (src, dst) if src and dst and src != dst else None
 
 
+def treaty_parties(in_sentence: list[str], in_window: list[str]) -> tuple[str, ...]:
+    """A treaty's parties where the model named none: the states its sentence names (by
+    name, adjective, seat or a person who speaks for them); with none there, the two its
+    window names. More than two in the window is no pair: none then."""
+    if in_sentence:
+        return tuple(in_sentence)
+    return tuple(in_window) if len(in_window) == 2 else ()
+
+
 def states_to_choose(countries: list[str]) -> list[str]:
     """The states a treaty's parties are chosen from: those its article names, else the
     beat's two."""

@@ -322,3 +322,28 @@ def test_without_a_state_named_a_treaty_is_between_the_beats_two() -> None:
 
     assert states_to_choose([]) == ["China", "Russland"]
     assert states_to_choose(["Japan"]) == ["Japan"]
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        # The states the sentence names, by name or adjective.
+        ("Japan und Südkorea unterzeichneten am Montag ein Abkommen über Fischerei.",
+         {"Japan", "Südkorea"}),
+        # None there: the two its window names.
+        ("Die Premiers Polens und Litauens reisten nach Vilnius. "
+         "Die beiden Regierungen unterzeichneten am Montag ein Abkommen über Stromnetze.",
+         {"Polen", "Litauen"}),
+        # More than two in the window are no pair.
+        ("Vertreter Polens, Litauens und Lettlands kamen in Riga zusammen. "
+         "Die Regierungen unterzeichneten am Montag ein Abkommen über Stromnetze.", set()),
+    ],
+)  # fmt: skip
+def test_a_treaty_the_model_names_no_parties_for_gets_those_of_its_words(
+    text: str, parties: set[str]
+) -> None:
+    answers = {**CARELESS, "TreatyAnswer": {"is_agreement": True, "name": "Abkommen",
+                                            "parties": [], "status": "signed"}}  # fmt: skip
+    facts, _ = _extract(answers, text=text, published=date(2024, 3, 6))
+    (t,) = facts.treaties  # type: ignore[attr-defined]
+    assert set(t.parties) == parties
