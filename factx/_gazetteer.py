@@ -191,30 +191,30 @@ def _cities_of(state: State) -> tuple[str, ...]:
     return ((state.capital,) if state.capital else ()) + state.places
 
 
+def _seat_words(state: State) -> tuple[str, ...]:
+    return tuple(w for seat in _seats_of(state) for w in (seat, *SPELLINGS.get(seat, ())))
+
+
 # Places as the text writes them: every city with its spellings, then every state. The
 # model chooses a meeting's place among those its article names.
-PLACES: tuple[str, ...] = tuple(dict.fromkeys(
-    [p for s in STATES for c in _cities_of(s) for p in (c, *SPELLINGS.get(c, ()))]
-    + [s.name for s in STATES]
-))  # fmt: skip
+PLACES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [p for s in STATES for c in _cities_of(s) for p in (c, *SPELLINGS.get(c, ()))]
+        + [s.name for s in STATES]
+    )
+)
 # The state each city lies in, so that "Moskau" and "Russland" are one meeting place.
 CITY_STATE: dict[str, str] = {c: s.name for s in STATES for c in _cities_of(s)}
 # A state and the words that stand for it in the text: its names, its adjective's stem,
 # the seats of its government and their spellings ("Kreml", "Kyjiw").
 COUNTRIES: dict[str, tuple[str, ...]] = {
-    s.name: tuple(dict.fromkeys(
-        (s.name, *s.forms, *(x for seat in _seats_of(s)
-                                             for x in (seat, *SPELLINGS.get(seat, ()))))
-    ))
-    for s in STATES
-}  # fmt: skip
+    s.name: tuple(dict.fromkeys((s.name, *s.forms, *_seat_words(s)))) for s in STATES
+}
 # A state under every name that stands for its government, in the other languages too.
 PARTY_NAMES: dict[str, tuple[str, ...]] = {
-    s.name: tuple(dict.fromkeys((*_names_of(s), *SPELLINGS.get(s.name, ()),
-                                 *(x for seat in _seats_of(s)
-                                   for x in (seat, *SPELLINGS.get(seat, ()))))))
+    s.name: tuple(dict.fromkeys((*_names_of(s), *SPELLINGS.get(s.name, ()), *_seat_words(s))))
     for s in STATES
-}  # fmt: skip
+}
 # A place under its other spellings: cities, then states by their names.
 PLACE_NAMES: dict[str, tuple[str, ...]] = {
     **{c: SPELLINGS.get(c, ()) for s in STATES for c in _cities_of(s)},
