@@ -9,6 +9,7 @@ schema change is a new entry at the end of ``MIGRATIONS``, never an edit of an o
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sqlite3
 import threading
@@ -125,6 +126,21 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def source_hash(folder: Path) -> str:
+    """A hash of the Python sources in ``folder``, by name and content."""
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def code_version() -> str:
+    """factx's own code, hashed: an article's result depends on its rules as much as on the
+    prompts. After an upgrade an article is extracted again, its answers from the cache."""
+    return source_hash(Path(__file__).parent)
+
+
 def cache_key(
     text_sha256: str,
     model: str,
@@ -133,10 +149,14 @@ def cache_key(
     schema_version: str,
     *,
     published: str | None = None,
+    code: str | None = None,
 ) -> str:
-    """Everything an article's result depends on. The publication date is part of it when
-    known, because relative dates ("am Donnerstag") resolve against it."""
+    """Everything an article's result depends on: its text, the model, the strategy, the
+    prompts, the schema and factx's code (``code_version()`` unless given). The publication
+    date is part of it when known, because relative dates ("am Donnerstag") resolve against
+    it."""
     parts: tuple[str, ...] = (text_sha256, model, strategy, prompt_version, schema_version)
+    parts += (code or code_version(),)
     if published:
         parts += (published,)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

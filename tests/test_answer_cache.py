@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import instructor
 import openai
+import pytest
 from pydantic import BaseModel
 
 from factx import Settings
@@ -88,3 +89,31 @@ def test_prompt_tokens_the_server_took_from_its_cache_are_counted_where_it_says_
     silent = _llm(None, calls)  # llama-cpp-python's server does not say
     silent.ask(Yes, _msgs("c?"))
     assert (silent.stats.prompt_tokens, silent.stats.cached_prompt_tokens) == (10, 0)
+
+
+def test_new_code_extracts_again_from_the_answers_it_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An upgrade changes the rules, not the questions: the article is extracted again with
+    # the new code, and every answer comes from the store.
+    from factx import Item, Pipeline, _store
+
+    from .faults import ReplayServer, recorded_articles, require_replay_coverage, settings_for
+
+    require_replay_coverage(tmp_path / "coverage")
+    article = recorded_articles()[0]
+    with ReplayServer() as replay:
+        settings = settings_for(replay.base_url, tmp_path)
+        with Pipeline(settings) as pipe:
+            (first,) = pipe.run([Item(path=article)])
+        served = replay.served
+        with Pipeline(settings) as pipe:
+            list(pipe.run([Item(path=article)]))
+            assert (pipe.stats.extracted, pipe.stats.cached) == (0, 1)
+        monkeypatch.setattr(_store, "code_version", lambda: "a later factx")
+        with Pipeline(settings) as pipe:
+            (again,) = pipe.run([Item(path=article)])
+            assert (pipe.stats.extracted, pipe.stats.cached, pipe.stats.calls) == (1, 0, 0)
+        assert replay.served == served
+    assert again.usage.cached_answers == first.usage.calls > 0
+    assert again.meetings == first.meetings and again.statements == first.statements

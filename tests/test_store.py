@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from factx import ArticleFacts, Statement, StoreError
-from factx._store import MIGRATIONS, Store, cache_key
+from factx._store import MIGRATIONS, Store, cache_key, code_version, source_hash
 
 
 def _result(article_id: str = "a", n: int = 2) -> ArticleFacts:
@@ -89,6 +89,20 @@ def test_cache_key_changes_with_every_part() -> None:
         changed = list(parts)
         changed[i] = changed[i] + "x"
         assert cache_key(*changed) != base
+    # factx's own code is a part too: new rules, new results (the answers stay cached).
+    assert cache_key(*parts, code="a") != cache_key(*parts, code="b")
+    assert cache_key(*parts) == cache_key(*parts, code=code_version())
+
+
+def test_the_code_version_changes_with_any_source(tmp_path: Path) -> None:
+    (tmp_path / "_rules.py").write_text("X = 1\n")
+    before = source_hash(tmp_path)
+    (tmp_path / "_rules.py").write_text("X = 2\n")
+    assert source_hash(tmp_path) != before
+    (tmp_path / "_rules.py").write_text("X = 1\n")
+    assert source_hash(tmp_path) == before
+    (tmp_path / "notes.txt").write_text("not code")
+    assert source_hash(tmp_path) == before
 
 
 def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
