@@ -26,12 +26,6 @@ _PERSONS: dict[str, tuple[str, ...]] = dict(PEOPLE_ALIASES)
 # Chinese names put the family name first.
 _FAMILY_FIRST = frozenset(n for n in _PERSONS if n.split()[0].lower() in CHINESE_SURNAMES)
 
-# The gazetteer's places and states under their other spellings (_lexicon); a city is
-# compatible with its state as a meeting place, and a seat of government stands for it.
-_PLACES = PLACE_NAMES
-_CITY_COUNTRY = CITY_STATE
-_PARTIES = PARTY_NAMES
-
 # German and English transliterations of Cyrillic folded to one spelling; order matters.
 _FOLDS = (("tsch", "ch"), ("sch", "sh"), ("zh", "sh"), ("kh", "ch"), ("w", "v"), ("z", "s"))
 _FOLD_Y = re.compile(r"[jy]")
@@ -98,8 +92,10 @@ def _lookup(table: dict[str, Resolved], text: str) -> Resolved | None:
 
 
 _PERSON_TABLE = _table("person", _PERSONS)
-_PLACE_TABLE = _table("place", _PLACES)
-_PARTY_TABLE = _table("party", _PARTIES)
+# Places and states under their other spellings, and governments under every name that
+# stands for them (a seat: "Kreml"), from the gazetteer.
+_PLACE_TABLE = _table("place", PLACE_NAMES)
+_PARTY_TABLE = _table("party", PARTY_NAMES)
 
 
 def _strip_titles(name: str) -> list[str]:
@@ -205,13 +201,13 @@ def places_compatible(a: Resolved | None, b: Resolved | None) -> bool:
     """Unknown places fit anything; a city fits its country ("Moskau" within "Russland")."""
     if a is None or b is None or a.key == b.key:
         return True
-    return _CITY_COUNTRY.get(a.label) == b.label or _CITY_COUNTRY.get(b.label) == a.label
+    return CITY_STATE.get(a.label) == b.label or CITY_STATE.get(b.label) == a.label
 
 
 def more_specific(a: Resolved | None, b: Resolved | None) -> Resolved | None:
     """The city rather than its country; the known place rather than ``None``."""
     if a is None:
         return b
-    if b is not None and b.label in _CITY_COUNTRY and a.label not in _CITY_COUNTRY:
+    if b is not None and b.label in CITY_STATE and a.label not in CITY_STATE:
         return b
     return a

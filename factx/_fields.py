@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ._candidates import Span, entities, sentences
 from ._gazetteer import COUNTRIES
-from ._lexicon import INSTRUCTION_CUES, OFFICE_SYNONYMS, PEOPLE_COUNTRIES
+from ._lexicon import INSTRUCTION_CUES, OFFICE_SYNONYMS, PEOPLE_COUNTRIES, WORD_START_MIN
 from ._people import Entity, find_word, forms, mentioned, role_of, word_pattern
 
 WINDOW_BEFORE = 2
@@ -206,8 +206,8 @@ def _mentions(window: str, form: str) -> bool:
     if find_word(window, form) >= 0:
         return True
     # Adjective and declined forms: "russisch" in "russisch-chinesischen", "Moskau" in
-    # "Moskauer". Case-blind at a word's start only, for forms of five letters or more.
-    return len(form) >= 5 and _prefix(form).search(window) is not None
+    # "Moskauer". Case-blind at a word's start only, for forms of WORD_START_MIN letters or more.
+    return len(form) >= WORD_START_MIN and _prefix(form).search(window) is not None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from ._lexicon import phrase_alternation
+from ._lexicon import WORD_START_MIN, phrase_alternation
 
 
 # One row per state (and the EU): the gazetteer every country and place list derives from.
@@ -227,8 +227,8 @@ def country_words(forms: Iterable[str]) -> str:
     """A state's forms as a regex: five letters or more as word starts ("Russlands",
     "russisch-chinesischen", "Kremlchef"), shorter ones as words with a genitive "s"
     ("Irans", "USA-Besuch"; "Rom" but not "Roman")."""
-    long = [f for f in forms if len(f) >= 5]
-    short = [f for f in forms if len(f) < 5]
+    long = [f for f in forms if len(f) >= WORD_START_MIN]
+    short = [f for f in forms if len(f) < WORD_START_MIN]
     alts = []
     if long:
         alts.append(r"\b(?:" + phrase_alternation(long) + ")")

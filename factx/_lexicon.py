@@ -19,6 +19,11 @@ def _longest_first(items: Iterable[str]) -> list[str]:
     return sorted(set(items), key=lambda a: (-len(a), a))
 
 
+# A name of this many letters or more is also found as the start of a longer word
+# ("Moskauer", "russisch-chinesischen"); a shorter one only as a word ("Rom", not "Roman").
+WORD_START_MIN = 5
+
+
 def words(items: Iterable[str], *, prefix: bool = False) -> str:
     """An alternation of ``items`` as whole words (``prefix``: as word starts), longest
     first so that "Telefongespräch" wins over "Telefon". Items may hold regex syntax."""

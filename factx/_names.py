@@ -158,11 +158,9 @@ def same_person(a: str, b: str) -> bool:
 
 
 # Countries under every name that stands for their government, and cities under their
-# spellings: the gazetteer of _lexicon, folded to ASCII keys.
+# spellings: the gazetteer's, folded to ASCII keys.
 _COUNTRY = {_ascii(a): STATE_CODES[n] for n, names in PARTY_NAMES.items() for a in (n, *names)}
-_PLACE = {
-    _ascii(a): _ascii(c) for c, names in PLACE_NAMES.items() if c in CITY_STATE for a in (c, *names)
-}
+_PLACE = {_ascii(a): _ascii(c) for c in CITY_STATE for a in (c, *PLACE_NAMES[c])}
 
 
 def is_place(word: str) -> bool:

@@ -4,6 +4,8 @@ Every sentence here was written for this test."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from factx._candidates import countries_in, places_in, sides_in
@@ -54,8 +56,6 @@ def test_countries_in_a_text(text: str, countries: list[str]) -> None:
 
 
 def test_short_forms_take_a_genitive_s() -> None:
-    import re
-
     assert re.search(country_words(COUNTRIES["Iran"]), "Irans Regierung")
     assert not re.search(country_words(COUNTRIES["Iran"]), "Iraner")
 
