@@ -370,6 +370,9 @@ WITH_COUNTERPART = (
     rf"\b(?:{phrase_alternation(WITH_ONES)})\s+(?:\w+\s+){{0,2}}?"
     rf"(?:{phrase_alternation(COUNTERPART_NOUNS)})\b"
 )
+# Where a meeting took place: a place right after these ("in Peking", "im Kreml", "nach
+# Moskau", "in der Schweiz").
+LOCATIVE_PREPOSITIONS = ("in", "im", "nach")
 # Every noun that names a meeting or a call; compounds end in these ("EU-Gipfel").
 MEETING_NOUNS = TALK_NOUNS + VISIT_NOUNS
 MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")

@@ -45,10 +45,11 @@ class _Answer(BaseModel):
 
 class _Gated(_Answer):
     """An answer that opens with a yes/no ``gate``: a "no" is the gate alone
-    (``{"is_meeting":false}``), a "yes" the whole object as before.
+    (``{"is_agreement":false}``), a "yes" the whole object as before.
 
     The small model wrote every field after a "no" too (38–55 tokens of names and places
-    for a meeting it had just denied), and generating is what a call costs most on a CPU.
+    for a meeting it had just denied, when meetings were still asked about), and
+    generating is what a call costs most on a CPU.
     Up to the gate's value both branches allow the same tokens, so the model's yes or no
     is the one it gave before; only what follows a "no" is cut.
     """
@@ -93,31 +94,24 @@ class TradeAnswer(_Gated):
     metric: Literal["bilateral trade volume", "exports", "imports", "other"] = "other"
 
 
-class _MeetingGate(_Gated):
-    gate = "is_meeting"
-    yes_requires = ("location",)
-
-
 class _TreatyGate(_Gated):
     gate = "is_agreement"
 
 
 @functools.lru_cache(maxsize=256)
-def meeting_model(
-    people: tuple[str, ...], places: tuple[str, ...], *, gated: bool = True
-) -> type[_Answer]:
-    """``gated=False`` where the words already make it a meeting: a "no" is then overruled,
-    and its place and tense are still wanted."""
+def meeting_model(people: tuple[str, ...], places: tuple[str, ...]) -> type[_Answer]:
+    """Asked only for a meeting the words have settled, for its place: ``is_meeting`` and
+    the other fields stay, as the prompt asks for them, so the model answers in the order
+    it was shown (and answers stored under this schema stay valid)."""
     person: Any = _choice(people) if people else str
     fields: dict[str, Any] = {
         "is_meeting": (bool, ...),
         "participants": (list[person], Field(default_factory=list, max_length=4)),
-        # Required (after a "yes" where gated), so a small model cannot skip it; the kind
-        # comes from cue words instead.
-        "location": (_choice([*places, "none"]), "none" if gated else ...),
+        # Required, so a small model cannot skip it.
+        "location": (_choice([*places, "none"]), ...),
         "status": (Literal["held", "planned"], "held"),
     }
-    return create_model("MeetingAnswer", __base__=_MeetingGate if gated else _Answer, **fields)
+    return create_model("MeetingAnswer", __base__=_Answer, **fields)
 
 
 @functools.lru_cache(maxsize=256)
@@ -224,11 +218,16 @@ def _trade(
     sent = sentence_at(cand.sentences, start)
     if sent is None:
         return
-    ctx = context_around(doc.text, cand.sentences, sent.start, sent.end, before=1)
-    prompt = prompts.render("trade", context=ctx.text, amount=amount_text)
-    ans = ask(TradeAnswer, prompt, "trade")
-    if ans is None or not ans.is_trade_figure or ans.metric == "other":
-        return
+    at = start - sent.start
+    metric = rules.trade_metric(sent.text, at, at + len(amount_text))
+    if metric not in _TRADE_METRICS:
+        # The words name no trade flow next to the amount: the model says whether it is one.
+        ctx = context_around(doc.text, cand.sentences, sent.start, sent.end, before=1)
+        prompt = prompts.render("trade", context=ctx.text, amount=amount_text)
+        ans = ask(TradeAnswer, prompt, "trade")
+        if ans is None or not ans.is_trade_figure or ans.metric == "other":
+            return
+        metric = ans.metric
     amount = normalize_amount(amount_text)
     if amount is None:
         return
@@ -258,13 +257,17 @@ def _trade(
             qualifier=amount.qualifier,
             period=period,
             period_text=period_text,
-            metric=ans.metric,
+            metric=metric,
             parties=tuple(parties),
             evidence=sent.text,
             pos=sent.start,
             period_from_context=from_context,
         )
     )
+
+
+# Where the words next to an amount name one of these, it is a trade figure: not asked.
+_TRADE_METRICS = ("trade_volume", "exports", "imports")
 
 
 def _period_passed_on(drafts: Drafts) -> str | None:
@@ -275,68 +278,72 @@ def _period_passed_on(drafts: Drafts) -> str | None:
     return last.period if rules.carries_period(last.evidence, last.value_text) else None
 
 
+def who_met(doc: Document, cand: Candidates, s: Span) -> tuple[str, ...]:
+    """The two people a meeting sentence says met, or () where its words do not settle it.
+
+    A meeting word and exactly two people: both named in the sentence ("traf sich die
+    Ministerin am Montag auch mit Modi"); one named in it and one in the sentence before
+    ("Pfisterer reiste nach Rom. Dort gab es Gespräche mit Quandtberg"); or "die beiden"
+    and two named in the three sentences before ("Die beiden Präsidentinnen berieten …").
+    Whoever reports the meeting is not one who met ("Lula und Modi wollen sich treffen,
+    sagte Wang").
+
+    The model is not asked whether a sentence is a meeting: measured on every gold set, the
+    1.5B model's "yes" where the words leave it open found 2 true meetings and 3 false ones
+    on the seeds and none on dev or elsewhere (docs/benchmarks.md §0h).
+    """
+    if not rules.MET.search(s.text):
+        return ()
+    people = cand.people
+    in_sentence = mentions(s.text, people)
+    if len(in_sentence) > 2:
+        in_sentence = [p for p in in_sentence if not rules.reports(s.text, p)]
+    if len(in_sentence) == 2:
+        return tuple(in_sentence)
+    if len(in_sentence) == 1 or rules.BOTH.search(s.text):
+        before = 3 if rules.BOTH.search(s.text) else 1
+        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=before)
+        named = mentions(ctx.text, people)
+        if len(named) == 2 and set(in_sentence) <= set(named):
+            return tuple(named)
+    return ()
+
+
 def _meeting(
     doc: Document, prompts: Prompts, ask: Ask, cand: Candidates, s: Span, drafts: Drafts
 ) -> None:
-    people = cand.people
-    ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
-    named = mentions(ctx.text, people)
-    if len(named) < 2 and rules.BOTH.search(s.text):
-        # "Die beiden Präsidentinnen berieten …": the two are named earlier.
-        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=3)
-        named = mentions(ctx.text, people)
-    # Participants are limited to people in sight (see rules.participants): with nobody
-    # named near the sentence no answer could make a meeting, so do not ask.
-    if not named:
+    participants = who_met(doc, cand, s)
+    if not participants:
         return
-    in_sentence = mentions(s.text, people)
-    if len(in_sentence) > 2:
-        # "Lula und Modi wollen sich im März treffen, sagte Wang": who reports a
-        # meeting is not one of those who meet.
-        in_sentence = [p for p in in_sentence if not rules.reports(s.text, p)]
-    # "traf sich die Ministerin am Montag auch mit Modi": a meeting verb and exactly two people
-    # in one sentence is a meeting, and those two met. The 1.5B model said "no" to such
-    # sentences and swapped participants for people from the context.
-    sure = len(in_sentence) == 2 and bool(rules.MET.search(s.text))
-    places = places_in(doc.text)
-    prompt = prompts.render(
-        "meeting",
-        before=_before(doc.text, ctx, s),
-        sentence=clip(s.text, 400),
-        people=", ".join(people),
-        places=", ".join(places) or "none",
-    )
-    model = meeting_model(tuple(people), tuple(places), gated=not sure)
-    ans = ask(model, prompt, "meeting")
-    if not sure and (ans is None or not ans.is_meeting):
-        return
-    participants = (
-        tuple(in_sentence)
-        if len(in_sentence) == 2
-        else rules.participants(ans.participants if ans else [], named)
-    )
-    if len(participants) < 2 and ans is not None and ans.is_meeting:
-        # The model says "a meeting" but names nobody (the 1.5B model often does): the
-        # people in sight are who met when they are exactly two.
-        in_sight = list(dict.fromkeys([*in_sentence, *named]))
-        if len(in_sight) == 2:
-            participants = tuple(in_sight)
-    if len(participants) < 2:
-        return
-    location = ans.location if ans is not None else "none"
-    # The model chooses among the article's places; a place the words around the sentence
-    # do not name is not this meeting's (finalize would flag it, and the meeting with it).
-    fields = Fields.of(doc.text)
-    if location != "none" and not place_in(location, fields.window(s.start, s.end, s.text)):
-        location = "none"
     kind = rules.kind(s.text)
-    status = rules.tense(s.text) or (ans.status if ans is not None else "held")
-    for i, (iso, raw) in enumerate(rules.meeting_dates(s.text, doc.published)):
-        place = location if i == 0 else "none"  # the answer's place is the first one's
+    dates = rules.meeting_dates(s.text, doc.published)
+    status = rules.meeting_status(s.text, dates[0][0], doc.published)
+    location = rules.meeting_place(s.text) if kind == "in_person" else None
+    # Ask only what the words leave open: the place of a meeting in person where the
+    # sentence names none after "in" but its window names some.
+    fields = Fields.of(doc.text)
+    window = fields.window(s.start, s.end, s.text)
+    open_place = kind == "in_person" and location is None and bool(places_in(window))
+    if open_place:
+        people, places = cand.people, places_in(doc.text)
+        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
+        prompt = prompts.render(
+            "meeting",
+            before=_before(doc.text, ctx, s),
+            sentence=clip(s.text, 400),
+            people=", ".join(people),
+            places=", ".join(places) or "none",
+        )
+        ans = ask(meeting_model(tuple(people), tuple(places)), prompt, "meeting")
+        # The model chooses among the article's places; one the window does not name is
+        # not this meeting's (finalize would flag it, and the meeting with it).
+        if ans is not None and ans.location != "none" and place_in(ans.location, window):
+            location = ans.location
+    for i, (iso, raw) in enumerate(dates):
         drafts.meetings.append(
             MeetingDraft(
                 participants=participants,
-                location=None if place == "none" or kind != "in_person" else place,
+                location=location if i == 0 else None,  # the place is the first one's
                 date=iso,
                 date_text=raw,
                 kind=kind,

@@ -12,7 +12,7 @@ from datetime import date
 
 from ._dates import find_dates
 from ._drafts import MeetingKind, MeetingStatus, TradeMetric, TreatyStatus
-from ._gazetteer import COUNTRIES, country_words
+from ._gazetteer import COUNTRIES, PLACES, country_words
 from ._lexicon import (
     BUNDLE_QUANTIFIERS,
     COMPARISON_CUES,
@@ -21,6 +21,7 @@ from ._lexicon import (
     FLOW_FROM,
     FLOW_TO,
     HELD_CUES,
+    LOCATIVE_PREPOSITIONS,
     MEETING_NOUN_SUFFIXES,
     MEETING_NOUNS,
     MEETING_VERBS,
@@ -41,6 +42,7 @@ from ._lexicon import (
     TREATY_STATUS_CUES,
     VIDEO_CUES,
     WITH_COUNTERPART,
+    phrase_alternation,
     words,
 )
 
@@ -126,8 +128,13 @@ def period_of(
 
 # ---------------------------------------------------------------------------- meetings
 
-# A meeting verb, or a noun that by itself says people met or talked.
-MET = re.compile(words([*MEETING_VERBS, *TALK_NOUNS], prefix=False) + "|" + WITH_COUNTERPART)
+# A meeting verb, or a noun that by itself says people met or talked, also in the genitive
+# ("während ihres Treffens", "des Telefongesprächs").
+MET = re.compile(
+    words([*MEETING_VERBS, *(rf"{n}(?:e?s)?" for n in TALK_NOUNS)], prefix=False)
+    + "|"
+    + WITH_COUNTERPART
+)
 MEETING_NOUN = re.compile(
     words(MEETING_NOUNS) + r"|\b\w+(?:" + "|".join(MEETING_NOUN_SUFFIXES) + r")\b"
 )
@@ -145,12 +152,63 @@ def kind(sentence: str) -> MeetingKind:
     return "phone" if _PHONE.search(sentence) else "in_person"
 
 
+# Words in quotation marks are the speaker's, not the report's tense: "traf sich heute mit
+# Wang, als die beiden schworen, „andere Länder werden …“" tells a held meeting.
+_QUOTED = re.compile(r"„[^“”„]*[“”]|»[^«»]*«|«[^«»]*»")
+
+
 def tense(sentence: str) -> MeetingStatus | None:
-    """Tense cues outrank the model's guess: they are what a reader goes by too."""
-    held, planned = bool(_HELD.search(sentence)), bool(_PLANNED.search(sentence))
-    if held != planned:
-        return "held" if held else "planned"
-    return None
+    """The tense the report's own words give: past forms say held, plan words planned;
+    where both stand, the cue nearest the meeting word ("Wangs Besuch fand statt, nachdem
+    Xi sich darauf vorbereitet, … zu einem Gipfeltreffen …": planned); none where neither."""
+    told = _QUOTED.sub(lambda m: " " * len(m[0]), sentence)
+    held = [m.start() for m in _HELD.finditer(told)]
+    planned = [m.start() for m in _PLANNED.finditer(told)]
+    if not held or not planned:
+        return "held" if held else "planned" if planned else None
+    cue = MET.search(told) or MEETING_NOUN.search(told)
+    at = cue.start() if cue else 0
+    nearest_held = min(abs(p - at) for p in held)
+    return "held" if nearest_held < min(abs(p - at) for p in planned) else "planned"
+
+
+def meeting_status(sentence: str, iso: str | None, published: date | None) -> MeetingStatus:
+    """Held or planned, from the words, else from the date against the day the article
+    appeared, else held: news tells what happened unless a word says it is to come."""
+    return tense(sentence) or tense_by_date(iso, published) or "held"
+
+
+_ISO_DAY = re.compile(r"\d{4}(?:-\d{2}){0,2}")
+
+
+def tense_by_date(iso: str | None, published: date | None) -> MeetingStatus | None:
+    """A meeting dated before the article's day was held, one after it is planned; the
+    same day (or month, or year, at the date's precision) says neither."""
+    if not iso or published is None or not _ISO_DAY.fullmatch(iso):
+        return None
+    day = published.isoformat()[: len(iso)]
+    if iso == day:
+        return None
+    return "held" if iso < day else "planned"
+
+
+_AT_PLACE = re.compile(
+    rf"{words(LOCATIVE_PREPOSITIONS)}\s+(?:(?:der|dem|den|die|das)\s+)?"
+    rf"({phrase_alternation(PLACES)})(?!\w)"
+)
+
+
+def meeting_place(sentence: str) -> str | None:
+    """Where the sentence's meeting is: a place after "in", "im" or "nach", the one nearest
+    the meeting word ("dankte … für seine Bemühungen in der Ukraine. Auf dem Gipfel in
+    Peking …": Peking). A place named otherwise ("Kreml-Sprecher", "Beziehungen zu
+    Russland") is no meeting's place."""
+    found = [(m.start(1), " ".join(m[1].split())) for m in _AT_PLACE.finditer(sentence)]
+    if not found:
+        return None
+    cue = MET.search(sentence) or MEETING_NOUN.search(sentence)
+    at = cue.start() if cue else 0
+    return min(found, key=lambda f: abs(f[0] - at))[1]
 
 
 def meeting_dates(sentence: str, published: date | None) -> list[tuple[str | None, str | None]]:

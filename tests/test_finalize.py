@@ -152,7 +152,8 @@ def test_one_treaty_named_twice_is_kept_once() -> None:
 def test_cues_outrank_the_model() -> None:
     assert _tense("Wang traf sich heute früh mit Lawrow.") == "held"
     assert _tense("Putin werde im Mai nach China reisen.") == "planned"
-    assert _tense("Sie sprachen über die Lage, ein Besuch wird erwartet.") is None
+    assert _tense("Sie sprachen über die Lage, ein Besuch wird erwartet.") == "planned"
+    assert _tense("Sie sprechen über die Lage.") is None
     assert _treaty_status("Russland hat seine Teilnahme am Vertrag ausgesetzt.") == "suspended"
     assert _treaty_status("China hat einen Friedensplan vorgeschlagen.") == "proposed"
     assert _treaty_status("Die Lage ist ernst.") is None

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from factx import Settings
 from factx._client import LLM
 from factx._extract import Extractor
-from factx._questions import TradeAnswer, meeting_model, treaty_model
+from factx._questions import TradeAnswer, treaty_model
 from factx._read import read_text_document
 from factx._rules import kind as _kind
 from factx._transport import SchemaFormatTransport
@@ -46,7 +46,7 @@ CARELESS = {
 }
 
 
-GATED = ("MeetingAnswer", "TreatyAnswer", "TradeAnswer")
+GATED = ("TreatyAnswer", "TradeAnswer")
 
 
 def _completion(content: str) -> dict[str, object]:
@@ -104,22 +104,22 @@ def test_the_kind_comes_from_the_words_and_a_call_has_no_place() -> None:
     assert (by_text["Im"].kind, by_text["Im"].location) == ("in_person", "Moskau")
 
 
-def test_a_meeting_cue_with_nobody_in_sight_is_not_asked() -> None:
+def test_a_meeting_the_words_settle_is_not_asked() -> None:
     facts, asked = _extract()
-    # Three cue sentences; nobody is named near the experts' meeting (not even a few
-    # sentences back, where "die beiden" looks), so no answer could make it one: no call.
-    assert asked["MeetingAnswer"] == 2
+    # Three cue sentences: a call (no place), a visit "in Moskau" (its place in the words),
+    # and the experts' meeting with nobody named near it (not even a few sentences back,
+    # where "die beiden" looks): no question at all.
+    assert asked["MeetingAnswer"] == 0
     assert len(facts.meetings) == 2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
     "answer",
     [
-        meeting_model(("Wladimir Putin", "Wang Yi"), ("Moskau", "Peking")),
         treaty_model(("Russland", "China")),
         TradeAnswer,
     ],
-    ids=["meeting", "treaty", "trade"],
+    ids=["treaty", "trade"],
 )
 def test_after_a_no_the_model_writes_nothing_more(answer: type[BaseModel]) -> None:
     gate: str = answer.gate  # type: ignore[attr-defined]
@@ -138,25 +138,22 @@ def test_after_a_no_the_model_writes_nothing_more(answer: type[BaseModel]) -> No
     assert yes["required"] == [gate, *answer.yes_requires]  # type: ignore[attr-defined]
 
 
-# Written for this test: a meeting the words settle, and one they leave to the model.
-SETTLED_AND_OPEN = (
-    "Wladimir Putin traf Xi Jinping am Montag in Moskau. "
-    "Sergej Lawrow sprach danach über den Besuch."
-)
+# Written for this test: a meeting whose place only the sentence before names.
+PLACE_BEFORE = "Wladimir Putin reiste am Montag nach Peking. Dort traf er Xi Jinping."
 
 
-def test_where_the_words_overrule_a_no_the_place_of_the_no_is_kept() -> None:
-    answers = {
-        **CARELESS,
-        "MeetingAnswer": {"is_meeting": False},
-        "MeetingAnswer without gate": {"is_meeting": False, "participants": [],
-                                       "location": "Moskau", "status": "held"},
-    }  # fmt: skip
-    facts, asked = _extract(answers, text=SETTLED_AND_OPEN, published=date(2024, 3, 5))
-    # Two questions: the settled meeting's without the gate, the open one's with it.
-    assert (asked["MeetingAnswer"], asked["MeetingAnswer without gate"]) == (2, 1)
+@pytest.mark.parametrize(("answered", "place"), [("Peking", "Peking"), ("none", None)])
+def test_the_model_is_asked_only_for_a_place_the_sentence_leaves_open(
+    answered: str, place: str | None
+) -> None:
+    answer = {"is_meeting": False, "participants": [], "location": answered, "status": "planned"}
+    answers = {**CARELESS, "MeetingAnswer": answer}
+    facts, asked = _extract(answers, text=PLACE_BEFORE, published=date(2024, 3, 5))
+    assert asked["MeetingAnswer"] == 1
     (m,) = facts.meetings  # type: ignore[attr-defined]
-    assert (set(m.participants), m.location) == ({"Wladimir Putin", "Xi Jinping"}, "Moskau")
+    # A "no" and a "planned" change nothing the words settled.
+    assert set(m.participants) == {"Wladimir Putin", "Xi Jinping"}
+    assert (m.status, m.location) == ("held", place)
 
 
 def test_llama_cpp_builds_a_grammar_with_both_branches() -> None:
@@ -164,11 +161,11 @@ def test_llama_cpp_builds_a_grammar_with_both_branches() -> None:
         "llama_cpp.llama_grammar", reason="llama.cpp is the `local` extra, not installed here"
     )
     # llama-cpp-python falls back to "any JSON" when a schema does not convert: it must.
-    schema = meeting_model(("Wladimir Putin", "Wang Yi"), ("Moskau",)).model_json_schema()
+    schema = treaty_model(("Russland", "China")).model_json_schema()
     gbnf = grammar.json_schema_to_gbnf(json.dumps(schema))
     grammar.LlamaGrammar.from_string(gbnf, verbose=False)
-    assert 'alternative-1-is-meeting ::= "false"' in gbnf
-    assert 'alternative-0-is-meeting ::= "true"' in gbnf
+    assert 'alternative-1-is-agreement ::= "false"' in gbnf
+    assert 'alternative-0-is-agreement ::= "true"' in gbnf
 
 
 def test_meeting_kind_cues() -> None:
@@ -264,21 +261,23 @@ def test_whole_strategy_fits_a_local_servers_context() -> None:
     assert len(hosted) == 1 and hosted[0]["max_tokens"] == 4096
 
 
-def test_a_meeting_the_model_confirms_without_names_is_between_the_two_in_sight() -> None:
+def test_one_named_in_the_sentence_and_one_before_it_met_whatever_the_model_says() -> None:
     text = (
         "Regierungschefin Gerda Pfisterer reiste nach Rom. "
         "Dort gab es Gespräche mit Ministerpräsident Malte Quandtberg über Häfen."
     )
-    nameless = {**CARELESS, "MeetingAnswer": {"is_meeting": True, "participants": [],
-                                              "location": "none", "status": "held"}}  # fmt: skip
-    facts, _ = _extract(nameless, text=text)
-    assert [set(m.participants) for m in facts.meetings] == [
-        {"Gerda Pfisterer", "Malte Quandtberg"}
-    ]
-    # The model says no: no meeting, even with the two in sight.
-    no = {**nameless, "MeetingAnswer": {**nameless["MeetingAnswer"], "is_meeting": False}}
-    facts, _ = _extract(no, text=text)
-    assert facts.meetings == ()
+    for said in (True, False):
+        answer = {"is_meeting": said, "participants": [], "location": "none", "status": "held"}
+        facts, _ = _extract({**CARELESS, "MeetingAnswer": answer}, text=text)
+        assert [set(m.participants) for m in facts.meetings] == [  # type: ignore[attr-defined]
+            {"Gerda Pfisterer", "Malte Quandtberg"}
+        ]
+    # With a third person in sight the words do not say who met: no meeting, no question.
+    third = text.replace(
+        "Regierungschefin Gerda Pfisterer reiste", "Gerda Pfisterer und Olaf Brandtner flogen"
+    )
+    facts, asked = _extract(text=third)
+    assert facts.meetings == () and asked["MeetingAnswer"] == 0  # type: ignore[attr-defined]
 
 
 def test_a_body_chosen_for_words_in_the_first_person_singular_is_no_speaker() -> None:
@@ -347,3 +346,16 @@ def test_a_treaty_the_model_names_no_parties_for_gets_those_of_its_words(
     facts, _ = _extract(answers, text=text, published=date(2024, 3, 6))
     (t,) = facts.treaties  # type: ignore[attr-defined]
     assert set(t.parties) == parties
+
+
+def test_an_amount_the_words_call_trade_is_not_asked_about() -> None:
+    text = (
+        "Der Handel zwischen Norwegen und Polen erreichte 2023 einen Wert von 12 Milliarden "
+        "Euro. Für neue Brücken gab die Regierung 3 Milliarden Euro aus."
+    )
+    # A model that says "no" to everything: the words decide the first figure alone.
+    facts, asked = _extract(text=text)
+    assert asked["TradeAnswer"] == 1  # only the bridges' amount, whose words name no flow
+    assert [(f.value, f.metric) for f in facts.trade_figures] == [  # type: ignore[attr-defined]
+        (12e9, "trade_volume")
+    ]

@@ -14,10 +14,13 @@ from factx._rules import (
     direction,
     head_noun,
     kind,
+    meeting_place,
+    meeting_status,
     metric_of_label,
     period_of,
     proper_treaty,
     tense,
+    tense_by_date,
     trade_metric,
     treaty_status,
 )
@@ -86,6 +89,88 @@ def test_tense_from_cue_words() -> None:
     assert tense("Die Minister trafen sich gestern.") == "held"
     assert tense("Ein Besuch in der Hauptstadt ist für den Herbst geplant.") == "planned"
     assert tense("Im kommenden Monat will der Präsident nach Rom reisen.") == "planned"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "status"),
+    [
+        # Words in quotation marks are the speaker's: the report's tense is outside them.
+        ("Die Ministerin traf ihn gestern und sagte: „Wir werden das fortsetzen.“", "held"),
+        ("Er reiste ab, als beide erklärten, »man werde sich wiedersehen«.", "held"),
+        ("„Wir trafen uns oft“, sagte sie, ein Besuch in Rom sei geplant.", "planned"),
+        # Both kinds of cue: the one nearest the meeting word.
+        ("Die Reise fand statt, nachdem ein Gipfeltreffen im Mai geplant wurde.", "planned"),
+        ("Geplant war wenig, doch sie trafen sich am Abend.", "held"),
+    ],
+)
+def test_the_reports_tense_is_outside_quotes_and_nearest_the_meeting(
+    sentence: str, status: str
+) -> None:
+    assert tense(sentence) == status
+
+
+@pytest.mark.parametrize(
+    ("iso", "status"),
+    [
+        ("2024-03-04", "held"),
+        ("2024-03-06", "planned"),
+        ("2024-02", "held"),
+        ("2024-04", "planned"),
+        ("2024-03", None),  # the article's own month: either
+        ("2024-03-05", None),  # the article's own day: either
+        ("2023", "held"),
+        (None, None),
+    ],
+)
+def test_a_meeting_dated_before_the_article_was_held(iso: str | None, status: str | None) -> None:
+    assert tense_by_date(iso, date(2024, 3, 5)) == status
+
+
+def test_a_meetings_status_from_words_then_date_then_held() -> None:
+    published = date(2024, 3, 5)
+    assert meeting_status("Sie sollen sich am 1. März treffen.", "2024-03-01", published) == (
+        "planned"  # the words outrank the date
+    )
+    assert meeting_status("Sie treffen sich am 9. März.", "2024-03-09", published) == "planned"
+    assert meeting_status("Sie treffen sich am 1. März.", "2024-03-01", published) == "held"
+    assert meeting_status("Bei dem Treffen sagte sie nichts.", None, published) == "held"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "place"),
+    [
+        ("Die Premiers trafen sich am Montag in Oslo.", "Oslo"),
+        ("Bei einem Treffen im Kreml sagte er wenig.", "Kreml"),
+        ("Sie reiste zu Gesprächen nach Warschau.", "Warschau"),
+        ("Das Gipfeltreffen findet in der Schweiz statt.", "Schweiz"),
+        # The place nearest the meeting word, not the first one named after "in".
+        (
+            "Sie sprach über den Krieg in der Ukraine. Auf dem Gipfel in Peking lobte sie ihn.",
+            "Peking",
+        ),
+        # A place named otherwise is no meeting's place.
+        ("Ein Kreml-Sprecher sagte, die beiden würden sich bald treffen.", None),
+        ("Sie sprachen über die Beziehungen zu Russland.", None),
+    ],
+)
+def test_a_meetings_place_is_the_one_after_in_nearest_the_meeting(
+    sentence: str, place: str | None
+) -> None:
+    assert meeting_place(sentence) == place
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Er bestätigte das während ihres Treffens am Mittwoch.",
+        "Während des einstündigen Telefongesprächs ging es um Gas.",
+        "Am Rande des Gipfels sprachen beide kurz.",
+    ],
+)
+def test_a_talk_noun_in_the_genitive_is_a_meeting_word(sentence: str) -> None:
+    from factx._rules import MET
+
+    assert MET.search(sentence)
 
 
 @pytest.mark.parametrize(

@@ -397,7 +397,7 @@ def test_limits(replay: ReplayServer, tmp_path: Path) -> None:
     with FaultProxy(replay.base_url, latency_s=0.3) as slow:
         with serving(
             slow.base_url, tmp_path, keys=(KEY1, KEY2), max_body_bytes=5000,
-            max_articles_per_job=3, max_article_chars=700, max_jobs_in_flight=1, retry_after_s=7,
+            max_articles_per_job=3, max_article_chars=900, max_jobs_in_flight=1, retry_after_s=7,
         ) as url:  # fmt: skip
             h = _auth(KEY1)
             big = httpx.post(url + "/v1/jobs", content=b"[" + b" " * 6000 + b"]", headers=h)
@@ -409,10 +409,10 @@ def test_limits(replay: ReplayServer, tmp_path: Path) -> None:
             many = httpx.post(url + "/v1/jobs", json=[{"text": "x"}] * 4, headers=h)
             assert many.status_code == 413 and "limit 3" in many.json()["detail"]
             long = httpx.post(
-                url + "/v1/jobs", json=[{"text": "x"}, {"text": "y" * 701}], headers=h
+                url + "/v1/jobs", json=[{"text": "x"}, {"text": "y" * 901}], headers=h
             )
             assert long.status_code == 413 and long.json()["detail"].startswith("body.1.text")
-            one = httpx.post(url + "/v1/extract", json={"text": "y" * 701}, headers=h)
+            one = httpx.post(url + "/v1/extract", json={"text": "y" * 901}, headers=h)
             assert one.status_code == 413
             first = httpx.post(url + "/v1/jobs", json=articles(2), headers=h)
             assert first.status_code == 202
