@@ -372,7 +372,7 @@ WITH_COUNTERPART = (
 )
 # Where a meeting took place: a place right after these ("in Peking", "im Kreml", "nach
 # Moskau", "in der Schweiz").
-LOCATIVE_PREPOSITIONS = ("in", "im", "nach")
+LOCATIVE_PREPOSITIONS = ("in", "im", "nach", "in der", "in den", "in dem")
 # Every noun that names a meeting or a call; compounds end in these ("EU-Gipfel").
 MEETING_NOUNS = TALK_NOUNS + VISIT_NOUNS
 MEETING_NOUN_SUFFIXES = ("gipfel", "treffen", "gespräch", "gespräche", "besuch", "telefonat")

@@ -193,8 +193,7 @@ def tense_by_date(iso: str | None, published: date | None) -> MeetingStatus | No
 
 
 _AT_PLACE = re.compile(
-    rf"{words(LOCATIVE_PREPOSITIONS)}\s+(?:(?:der|dem|den|die|das)\s+)?"
-    rf"({phrase_alternation(PLACES)})(?!\w)"
+    rf"\b(?:{phrase_alternation(LOCATIVE_PREPOSITIONS)})\s+({phrase_alternation(PLACES)})(?!\w)"
 )
 
 
@@ -236,15 +235,6 @@ def reports(sentence: str, person: str) -> bool:
         re.search(rf"{verb}\s+(?:[\w-]+\s+){{0,4}}?{name}\b", sentence)
         or re.search(rf"\b{name}\W+{verb}", sentence)
     )
-
-
-def participants(answer: list[str], named: list[str]) -> tuple[str, ...]:
-    """Small models pad the list: keep people named near the sentence first, and at most
-    one person from elsewhere (a role like "Chinas Top-Diplomat" the model resolved)."""
-    answer = list(dict.fromkeys(answer))
-    near = [p for p in answer if p in named]
-    far = [p for p in answer if p not in named]
-    return tuple(near + far[: max(0, 2 - len(near))][:1])
 
 
 # ---------------------------------------------------------------------------- treaties

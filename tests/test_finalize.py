@@ -8,7 +8,6 @@ from typing import Any
 from factx._drafts import Drafts, MeetingDraft, StatementDraft, TradeDraft, TreatyDraft
 from factx._finalize import finalize
 from factx._read import read_text_document
-from factx._rules import participants as _participants
 from factx._rules import tense as _tense
 from factx._rules import treaty_status as _treaty_status
 from factx._rules import with_proper_name as _with_proper_name
@@ -157,7 +156,6 @@ def test_cues_outrank_the_model() -> None:
     assert _treaty_status("Russland hat seine Teilnahme am Vertrag ausgesetzt.") == "suspended"
     assert _treaty_status("China hat einen Friedensplan vorgeschlagen.") == "proposed"
     assert _treaty_status("Die Lage ist ernst.") is None
-    assert _participants(["Xi", "Putin", "Biden", "Scholz"], ["Putin"]) == ("Putin", "Xi")
 
 
 def test_chunks_cover_the_text_with_overlap() -> None:
