@@ -300,9 +300,9 @@ def who_met(doc: Document, cand: Candidates, s: Span) -> tuple[str, ...]:
         in_sentence = [p for p in in_sentence if not rules.reports(s.text, p)]
     if len(in_sentence) == 2:
         return tuple(in_sentence)
-    if len(in_sentence) == 1 or rules.BOTH.search(s.text):
-        before = 3 if rules.BOTH.search(s.text) else 1
-        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=before)
+    both = rules.BOTH.search(s.text) is not None
+    if len(in_sentence) == 1 or both:
+        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=3 if both else 1)
         named = mentions(ctx.text, people)
         if len(named) == 2 and set(in_sentence) <= set(named):
             return tuple(named)
@@ -318,27 +318,10 @@ def _meeting(
     kind = rules.kind(s.text)
     dates = rules.meeting_dates(s.text, doc.published)
     status = rules.meeting_status(s.text, dates[0][0], doc.published)
-    location = rules.meeting_place(s.text) if kind == "in_person" else None
-    # Ask only what the words leave open: the place of a meeting in person where the
-    # sentence names none after "in" but its window names some.
-    fields = Fields.of(doc.text)
-    window = fields.window(s.start, s.end, s.text)
-    open_place = kind == "in_person" and location is None and bool(places_in(window))
-    if open_place:
-        people, places = cand.people, places_in(doc.text)
-        ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
-        prompt = prompts.render(
-            "meeting",
-            before=_before(doc.text, ctx, s),
-            sentence=clip(s.text, 400),
-            people=", ".join(people),
-            places=", ".join(places) or "none",
-        )
-        ans = ask(meeting_model(tuple(people), tuple(places)), prompt, "meeting")
-        # The model chooses among the article's places; one the window does not name is
-        # not this meeting's (finalize would flag it, and the meeting with it).
-        if ans is not None and ans.location != "none" and place_in(ans.location, window):
-            location = ans.location
+    location = None  # a call has no place
+    if kind == "in_person":
+        # The model is asked only where the words leave the place open.
+        location = rules.meeting_place(s.text) or _asked_place(doc, prompts, ask, cand, s)
     for i, (iso, raw) in enumerate(dates):
         drafts.meetings.append(
             MeetingDraft(
@@ -352,6 +335,30 @@ def _meeting(
                 pos=s.start,
             )
         )
+
+
+def _asked_place(
+    doc: Document, prompts: Prompts, ask: Ask, cand: Candidates, s: Span
+) -> str | None:
+    """The place of a meeting whose sentence names none after "in": asked only where its
+    window names some, and kept only where the window names the answer (finalize would
+    flag it otherwise, and the meeting with it)."""
+    window = Fields.of(doc.text).window(s.start, s.end, s.text)
+    if not places_in(window):
+        return None
+    people, places = cand.people, places_in(doc.text)
+    ctx = context_around(doc.text, cand.sentences, s.start, s.end, before=1)
+    prompt = prompts.render(
+        "meeting",
+        before=_before(doc.text, ctx, s),
+        sentence=clip(s.text, 400),
+        people=", ".join(people),
+        places=", ".join(places) or "none",
+    )
+    ans = ask(meeting_model(tuple(people), tuple(places)), prompt, "meeting")
+    if ans is None or ans.location == "none" or not place_in(ans.location, window):
+        return None
+    return str(ans.location)
 
 
 def _treaty(

@@ -157,6 +157,13 @@ def kind(sentence: str) -> MeetingKind:
 _QUOTED = re.compile(r"„[^“”„]*[“”]|»[^«»]*«|«[^«»]*»")
 
 
+def _meeting_word_at(sentence: str) -> int:
+    """Where the sentence's meeting word stands (its start, if it has none): the cue that
+    is nearest to it decides between several."""
+    cue = MET.search(sentence) or MEETING_NOUN.search(sentence)
+    return cue.start() if cue else 0
+
+
 def tense(sentence: str) -> MeetingStatus | None:
     """The tense the report's own words give: past forms say held, plan words planned;
     where both stand, the cue nearest the meeting word ("Wangs Besuch fand statt, nachdem
@@ -166,8 +173,7 @@ def tense(sentence: str) -> MeetingStatus | None:
     planned = [m.start() for m in _PLANNED.finditer(told)]
     if not held or not planned:
         return "held" if held else "planned" if planned else None
-    cue = MET.search(told) or MEETING_NOUN.search(told)
-    at = cue.start() if cue else 0
+    at = _meeting_word_at(told)
     nearest_held = min(abs(p - at) for p in held)
     return "held" if nearest_held < min(abs(p - at) for p in planned) else "planned"
 
@@ -205,8 +211,7 @@ def meeting_place(sentence: str) -> str | None:
     found = [(m.start(1), " ".join(m[1].split())) for m in _AT_PLACE.finditer(sentence)]
     if not found:
         return None
-    cue = MET.search(sentence) or MEETING_NOUN.search(sentence)
-    at = cue.start() if cue else 0
+    at = _meeting_word_at(sentence)
     return min(found, key=lambda f: abs(f[0] - at))[1]
 
 
