@@ -152,8 +152,8 @@ def kind(sentence: str) -> MeetingKind:
     return "phone" if _PHONE.search(sentence) else "in_person"
 
 
-# Words in quotation marks are the speaker's, not the report's tense: "traf sich heute mit
-# Wang, als die beiden schworen, „andere Länder werden …“" tells a held meeting.
+# Words in quotation marks are the speaker's, not the report's tense: "Sie trafen sich am
+# Montag; beide erklärten: „Wir werden weiter reden.“" tells a held meeting.
 _QUOTED = re.compile(r"„[^“”„]*[“”]|»[^«»]*«|«[^«»]*»")
 
 
@@ -166,8 +166,8 @@ def _meeting_word_at(sentence: str) -> int:
 
 def tense(sentence: str) -> MeetingStatus | None:
     """The tense the report's own words give: past forms say held, plan words planned;
-    where both stand, the cue nearest the meeting word ("Wangs Besuch fand statt, nachdem
-    Xi sich darauf vorbereitet, … zu einem Gipfeltreffen …": planned); none where neither."""
+    where both stand, the cue nearest the meeting word ("Die Reise fand statt, nachdem ein
+    Gipfeltreffen im Mai geplant wurde": planned); none where neither."""
     told = _QUOTED.sub(lambda m: " " * len(m[0]), sentence)
     held = [m.start() for m in _HELD.finditer(told)]
     planned = [m.start() for m in _PLANNED.finditer(told)]
@@ -205,9 +205,9 @@ _AT_PLACE = re.compile(
 
 def meeting_place(sentence: str) -> str | None:
     """Where the sentence's meeting is: a place after "in", "im" or "nach", the one nearest
-    the meeting word ("dankte … für seine Bemühungen in der Ukraine. Auf dem Gipfel in
-    Peking …": Peking). A place named otherwise ("Kreml-Sprecher", "Beziehungen zu
-    Russland") is no meeting's place."""
+    the meeting word ("sprach über den Streit in der Türkei. Beim Gipfel in Oslo …": Oslo).
+    A place named otherwise ("Kreml-Sprecher", "Beziehungen zu Russland") is no meeting's
+    place."""
     found = [(m.start(1), " ".join(m[1].split())) for m in _AT_PLACE.finditer(sentence)]
     if not found:
         return None
